@@ -1,0 +1,175 @@
+//! Keeping the pre-aggregated counters up to date as facts are stored: the
+//! figures of every (cell, tuple) and (user, cell, tuple), and the distinct
+//! users of every (cell, grouping). All updates of one batch are summed in
+//! memory first, so a batch reads and writes each counter once.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::calendar::{Cell, HOUR_MS};
+use crate::figures::Tally;
+use crate::kv::{Kv, KvResult};
+use crate::layout::{self, List, Tuple};
+use crate::lists::WriteSet;
+use crate::model::Event;
+
+/// Every grouping of (service, model, outcome): bit 1, 2, 4.
+pub const GROUPINGS: std::ops::Range<u8> = 0..8;
+
+/// The counters one event touches.
+struct Touches {
+    /// (figures key, list that enumerates it, list entry)
+    figures: Vec<(String, List, Vec<u8>)>,
+    /// (marker key, distinct-users list)
+    markers: Vec<(String, List)>,
+    hour: u64,
+}
+
+fn touches(e: &Event) -> Touches {
+    let tuple = Tuple::of_event(e);
+    let encoded = tuple.encode().into_bytes();
+    let mut figures = Vec::with_capacity(8);
+    let mut markers = Vec::with_capacity(32);
+    for cell in Cell::containing(e.occurred_at) {
+        figures.push((
+            layout::cell_figures(cell, &tuple),
+            List::cell_tuples(cell),
+            encoded.clone(),
+        ));
+        figures.push((
+            layout::user_cell_figures(&e.user, cell, &tuple),
+            List::user_cell_tuples(&e.user, cell),
+            encoded.clone(),
+        ));
+        for grouping in GROUPINGS {
+            let group = tuple.project(grouping);
+            markers.push((
+                layout::distinct_marker(cell, &group, &e.user),
+                List::distinct_users(cell, &group),
+            ));
+        }
+    }
+    Touches {
+        figures,
+        markers,
+        hour: e.occurred_at / HOUR_MS,
+    }
+}
+
+/// The stored state of every counter a batch touches, updated in memory.
+pub struct Rollup {
+    figures: HashMap<String, (Option<Tally>, Tally)>,
+    markers: HashMap<String, bool>,
+    span: Option<(u64, u64)>,
+    stored_span: Option<(u64, u64)>,
+    pending: Vec<Touches>,
+    /// Lists to append to, with the entry: new tuples and new distinct users.
+    new_entries: Vec<(List, Vec<u8>)>,
+    new_markers: HashSet<String>,
+}
+
+impl Rollup {
+    /// Reads, in one `get-many`, every counter the events will touch.
+    pub fn load<K: Kv + ?Sized>(kv: &K, events: &[Event]) -> KvResult<Rollup> {
+        let pending: Vec<Touches> = events.iter().map(touches).collect();
+        let mut keys: Vec<String> = Vec::new();
+        let mut seen = HashSet::new();
+        for t in &pending {
+            let names = t
+                .figures
+                .iter()
+                .map(|f| &f.0)
+                .chain(t.markers.iter().map(|m| &m.0));
+            for key in names {
+                if seen.insert(key.clone()) {
+                    keys.push(key.clone());
+                }
+            }
+        }
+        keys.push(layout::SPAN.to_owned());
+        let mut values = kv.get_many(&keys)?;
+        let span = values.pop().flatten().and_then(|v| parse_span(&v));
+        let mut figures = HashMap::new();
+        let mut markers = HashMap::new();
+        for (key, value) in keys.into_iter().zip(values) {
+            if key.starts_with("dm/") {
+                markers.insert(key, value.is_some());
+            } else {
+                let stored = value.and_then(|v| Tally::decode(&v));
+                let current = stored.clone().unwrap_or_default();
+                figures.insert(key, (stored, current));
+            }
+        }
+        Ok(Rollup {
+            figures,
+            markers,
+            span,
+            stored_span: span,
+            pending,
+            new_entries: Vec::new(),
+            new_markers: HashSet::new(),
+        })
+    }
+
+    /// Counts the `i`-th event given to [`Rollup::load`]. On overflow of any
+    /// total it counts nothing and names the figure.
+    pub fn add(&mut self, i: usize, e: &Event) -> Result<(), String> {
+        let tally = Tally::of_event(e);
+        let t = &self.pending[i];
+        for (key, _, _) in &t.figures {
+            if let Some((_, current)) = self.figures.get(key) {
+                current.clone().try_add(&tally)?;
+            }
+        }
+        for (key, list, entry) in &t.figures {
+            if let Some((stored, current)) = self.figures.get_mut(key) {
+                if current.calls == 0 && stored.is_none() {
+                    self.new_entries.push((list.clone(), entry.clone()));
+                }
+                // Checked above.
+                let _ = current.try_add(&tally);
+            }
+        }
+        for (key, list) in &t.markers {
+            if let Some(present) = self.markers.get_mut(key)
+                && !*present
+            {
+                *present = true;
+                self.new_markers.insert(key.clone());
+                self.new_entries
+                    .push((list.clone(), e.user.as_bytes().to_vec()));
+            }
+        }
+        self.span = Some(match self.span {
+            Some((lo, hi)) => (lo.min(t.hour), hi.max(t.hour)),
+            None => (t.hour, t.hour),
+        });
+        Ok(())
+    }
+
+    /// Queues every changed counter, new list entry and marker.
+    pub fn write(self, w: &mut WriteSet) {
+        for (key, (stored, current)) in self.figures {
+            if stored.as_ref() != Some(&current) && current.calls > 0 {
+                w.put(key, current.encode());
+            }
+        }
+        for key in self.new_markers {
+            w.put(key, b"1".to_vec());
+        }
+        for (list, entry) in self.new_entries {
+            w.append(list, entry);
+        }
+        if let Some((lo, hi)) = self.span
+            && self.span != self.stored_span
+        {
+            w.put(layout::SPAN.to_owned(), format!("{lo} {hi}").into_bytes());
+        }
+    }
+}
+
+/// `span` holds the first and last hour with facts: `"{lo} {hi}"`.
+pub fn parse_span(bytes: &[u8]) -> Option<(u64, u64)> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let (lo, hi) = text.split_once(' ')?;
+    Some((lo.parse().ok()?, hi.parse().ok()?))
+}
