@@ -4,7 +4,7 @@
 use std::cell::OnceCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::bindings::downcity::usage::types as wit;
+use crate::bindings::exports::downcity::usage::types as wit;
 use crate::bindings::exports::downcity::usage::{ingest, query, settings as wit_settings};
 use crate::context::Ctx;
 use crate::kv::KvResult;

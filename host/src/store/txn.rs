@@ -1,0 +1,171 @@
+//! One guest call = one atomic unit: reads come from a snapshot (plus this
+//! call's own writes), writes are buffered, and the host commits them all at the
+//! end, only if nothing the call read has changed since (optimistic concurrency).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::{Backend, ReadSet, Snapshot, StoreError, Write, WriteSet};
+
+/// How many keys one `list-keys` page holds.
+pub const LIST_PAGE: usize = 1000;
+
+/// The storage side of one guest call for one city.
+pub struct CallTxn {
+    backend: Arc<dyn Backend>,
+    city: String,
+    snapshot: Box<dyn Snapshot>,
+    reads: ReadSet,
+    writes: WriteSet,
+    /// The first failure the guest saw; a call that saw one never commits.
+    failure: Option<StoreError>,
+}
+
+impl CallTxn {
+    pub fn begin(backend: Arc<dyn Backend>, city: &str) -> Result<Self, StoreError> {
+        let snapshot = backend.snapshot(city)?;
+        Ok(Self {
+            backend,
+            city: city.to_owned(),
+            snapshot,
+            reads: ReadSet::default(),
+            writes: WriteSet::new(),
+            failure: None,
+        })
+    }
+
+    pub fn city(&self) -> &str {
+        &self.city
+    }
+
+    /// Reads through this call's writes, then the snapshot (recording what was seen).
+    pub fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let result = self.read(key);
+        self.track(result)
+    }
+
+    pub fn exists(&mut self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    pub fn set(&mut self, key: String, value: Vec<u8>) {
+        self.writes.insert(key, Write::Put(value));
+    }
+
+    pub fn delete(&mut self, key: String) {
+        self.writes.insert(key, Write::Delete);
+    }
+
+    /// Adds `delta` to the decimal ASCII `u64` at `key` (missing = 0) and returns the sum.
+    pub fn increment(&mut self, key: &str, delta: u64) -> Result<u64, StoreError> {
+        let result = self.read(key).and_then(|current| {
+            let current = match current {
+                None => 0,
+                Some(bytes) => parse_counter(key, &bytes)?,
+            };
+            current.checked_add(delta).ok_or_else(|| {
+                StoreError::BadValue(format!("incrementing key {key:?} by {delta} overflows u64"))
+            })
+        });
+        let sum = self.track(result)?;
+        self.set(key.to_owned(), sum.to_string().into_bytes());
+        Ok(sum)
+    }
+
+    /// One page of the namespace's keys (committed merged with this call's writes),
+    /// in byte order; the cursor is an offset. Meant for small buckets only.
+    pub fn list_keys(
+        &mut self,
+        cursor: Option<u64>,
+    ) -> Result<(Vec<String>, Option<u64>), StoreError> {
+        if self.reads.keys.is_none() {
+            let keys = self.snapshot.keys();
+            self.reads.keys = Some(self.track(keys)?);
+        }
+        let mut merged: BTreeSet<&str> = self
+            .reads
+            .keys
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        for (key, write) in &self.writes {
+            match write {
+                Write::Put(_) => merged.insert(key),
+                Write::Delete => merged.remove(key.as_str()),
+            };
+        }
+        let start = usize::try_from(cursor.unwrap_or(0)).unwrap_or(usize::MAX);
+        let page: Vec<String> = merged
+            .iter()
+            .skip(start)
+            .take(LIST_PAGE)
+            .map(|key| (*key).to_owned())
+            .collect();
+        let end = start.saturating_add(page.len());
+        let next = (end < merged.len()).then(|| u64::try_from(end).unwrap_or(u64::MAX));
+        Ok((page, next))
+    }
+
+    pub fn has_writes(&self) -> bool {
+        !self.writes.is_empty()
+    }
+
+    /// The first storage failure the guest was told about during this call.
+    pub fn failure(&self) -> Option<&StoreError> {
+        self.failure.as_ref()
+    }
+
+    /// Commits the buffered writes atomically; `Ok(false)` if there were none.
+    /// Fails with the call's earlier failure, if any, without writing anything.
+    pub fn commit(self) -> Result<bool, StoreError> {
+        if let Some(failure) = self.failure {
+            return Err(failure);
+        }
+        if self.writes.is_empty() {
+            return Ok(false);
+        }
+        // Release the snapshot first: an in-memory backend copies on write while one is alive.
+        drop(self.snapshot);
+        self.backend.commit(&self.city, &self.reads, &self.writes)?;
+        Ok(true)
+    }
+
+    fn read(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(write) = self.writes.get(key) {
+            return Ok(match write {
+                Write::Put(value) => Some(value.clone()),
+                Write::Delete => None,
+            });
+        }
+        if let Some(seen) = self.reads.values.get(key) {
+            return Ok(seen.clone());
+        }
+        let value = self.snapshot.get(key)?;
+        self.reads.values.insert(key.to_owned(), value.clone());
+        Ok(value)
+    }
+
+    fn track<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(err) = &result {
+            self.failure.get_or_insert_with(|| err.clone());
+        }
+        result
+    }
+}
+
+/// Counters are decimal ASCII, as wasmtime's own store and Redis keep them.
+fn parse_counter(key: &str, bytes: &[u8]) -> Result<u64, StoreError> {
+    let not_a_number = || {
+        StoreError::BadValue(format!(
+            "cannot increment key {key:?}: its value is not a decimal u64"
+        ))
+    };
+    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
+        return Err(not_a_number());
+    }
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(not_a_number)
+}
