@@ -17,7 +17,7 @@ use crate::bindings::{Usage, UsagePre};
 use crate::keyvalue::{self, KeyValue};
 use crate::store::{Backend, CallTxn};
 
-static GUEST_WASM: &[u8] = include_bytes!(env!("USAGE_GUEST_WASM"));
+pub(super) static GUEST_WASM: &[u8] = include_bytes!(env!("USAGE_GUEST_WASM"));
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 const TICK: Duration = Duration::from_millis(10);

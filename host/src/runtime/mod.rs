@@ -54,6 +54,11 @@ pub fn validate_city_name(name: &str) -> Result<(), InvalidCityName> {
     }
 }
 
+/// The embedded component (`usage_guest.wasm`), e.g. to run it on another host.
+pub fn component_bytes() -> &'static [u8] {
+    engine::GUEST_WASM
+}
+
 /// Names of the component's imports: only standard `wasi:*` interfaces, so any
 /// host with `wasi:keyvalue` can run it.
 pub fn component_imports() -> anyhow::Result<Vec<String>> {
@@ -232,3 +237,5 @@ enum Access {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod redis_tests;
