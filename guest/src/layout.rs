@@ -6,9 +6,7 @@
 //! `/` → `%2F`), so keys are injective. `{cell}` is a time cell (`h<hour>`,
 //! `d<day>`, `m<month>`, `a` for all time; see `calendar.rs`). `{tuple}` is
 //! `{service}/{model}/{outcome}` with model `""` when absent and outcome `s`
-//! (success) or `f:{kind}`. `{g}` is a digit 0–7 naming a grouping: bit 1
-//! service, 2 model, 4 outcome; `{vals}` are that grouping's tuple segments.
-//! Counters and list lengths are decimal ASCII.
+//! (success) or `f:{kind}`. Counters and list lengths are decimal ASCII.
 //!
 //! | key                              | value                                   |
 //! |----------------------------------|-----------------------------------------|
@@ -23,8 +21,8 @@
 //! | `cl/{cell}/n`, `cl/{cell}/{k}`   | tuples present in the cell              |
 //! | `uc/{user}/{cell}/{tuple}`       | the user's figures of the tuple         |
 //! | `ul/{user}/{cell}/n`, `.../{k}`  | tuples the user has in the cell         |
-//! | `dm/{cell}/{g}/{vals}/{user}`    | `1`: the user is counted in that group  |
-//! | `dl/{cell}/{g}/{vals}/n`, `/{k}` | distinct users of the group: count, k-th user |
+//! | `am/{cell}/{user}`               | `1`: the user has facts in the cell     |
+//! | `al/{cell}/n`, `al/{cell}/{k}`   | users active in the cell: count, k-th user |
 //!
 //! Figures are `calls successes failures duration_ms[ name=sum]*` (decimal ASCII).
 
@@ -80,8 +78,8 @@ impl List {
         List(format!("ul/{}/{}", esc(user), cell.key()))
     }
 
-    pub fn distinct_users(cell: Cell, group: &Group) -> List {
-        List(format!("dl/{}/{}", cell.key(), group.key()))
+    pub fn active_users(cell: Cell) -> List {
+        List(format!("al/{}", cell.key()))
     }
 
     pub fn len_key(&self) -> String {
@@ -94,7 +92,7 @@ impl List {
 }
 
 /// The (service, model, outcome) of a fact, already escaped for keys.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tuple {
     pub service: String,
     pub model: String,
@@ -147,37 +145,6 @@ impl Tuple {
             None => crate::model::SUCCESS_LABEL.to_owned(),
         }
     }
-
-    /// The group this tuple falls in under `grouping` (bits: 1 service, 2 model, 4 outcome).
-    pub fn project(&self, grouping: u8) -> Group {
-        let mut vals = Vec::new();
-        if grouping & 1 != 0 {
-            vals.push(self.service.as_str());
-        }
-        if grouping & 2 != 0 {
-            vals.push(self.model.as_str());
-        }
-        if grouping & 4 != 0 {
-            vals.push(self.outcome.as_str());
-        }
-        Group {
-            grouping,
-            vals: vals.join("/"),
-        }
-    }
-}
-
-/// A group of tuples: a grouping and the values of its dimensions.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Group {
-    pub grouping: u8,
-    pub vals: String,
-}
-
-impl Group {
-    fn key(&self) -> String {
-        format!("{}/{}", self.grouping, self.vals)
-    }
 }
 
 pub fn cell_figures(cell: Cell, tuple: &Tuple) -> String {
@@ -188,8 +155,8 @@ pub fn user_cell_figures(user: &str, cell: Cell, tuple: &Tuple) -> String {
     format!("uc/{}/{}/{}", esc(user), cell.key(), tuple.encode())
 }
 
-pub fn distinct_marker(cell: Cell, group: &Group, user: &str) -> String {
-    format!("dm/{}/{}/{}", cell.key(), group.key(), esc(user))
+pub fn active_marker(cell: Cell, user: &str) -> String {
+    format!("am/{}/{}", cell.key(), esc(user))
 }
 
 #[cfg(test)]

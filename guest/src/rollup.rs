@@ -1,7 +1,7 @@
 //! Keeping the pre-aggregated counters up to date as facts are stored: the
-//! figures of every (cell, tuple) and (user, cell, tuple), and the distinct
-//! users of every (cell, grouping). All updates of one batch are summed in
-//! memory first, so a batch reads and writes each counter once.
+//! figures of every (cell, tuple) and (user, cell, tuple), and the users active
+//! in every cell. All updates of one batch are summed in memory first, so a
+//! batch reads and writes each counter once.
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,14 +12,11 @@ use crate::layout::{self, List, Tuple};
 use crate::lists::WriteSet;
 use crate::model::Event;
 
-/// Every grouping of (service, model, outcome): bit 1, 2, 4.
-pub const GROUPINGS: std::ops::Range<u8> = 0..8;
-
 /// The counters one event touches.
 struct Touches {
     /// (figures key, list that enumerates it, list entry)
     figures: Vec<(String, List, Vec<u8>)>,
-    /// (marker key, distinct-users list)
+    /// (active-user marker key, active-users list)
     markers: Vec<(String, List)>,
     hour: u64,
 }
@@ -28,7 +25,7 @@ fn touches(e: &Event) -> Touches {
     let tuple = Tuple::of_event(e);
     let encoded = tuple.encode().into_bytes();
     let mut figures = Vec::with_capacity(8);
-    let mut markers = Vec::with_capacity(32);
+    let mut markers = Vec::with_capacity(4);
     for cell in Cell::containing(e.occurred_at) {
         figures.push((
             layout::cell_figures(cell, &tuple),
@@ -40,13 +37,10 @@ fn touches(e: &Event) -> Touches {
             List::user_cell_tuples(&e.user, cell),
             encoded.clone(),
         ));
-        for grouping in GROUPINGS {
-            let group = tuple.project(grouping);
-            markers.push((
-                layout::distinct_marker(cell, &group, &e.user),
-                List::distinct_users(cell, &group),
-            ));
-        }
+        markers.push((
+            layout::active_marker(cell, &e.user),
+            List::active_users(cell),
+        ));
     }
     Touches {
         figures,
@@ -62,7 +56,7 @@ pub struct Rollup {
     span: Option<(u64, u64)>,
     stored_span: Option<(u64, u64)>,
     pending: Vec<Touches>,
-    /// Lists to append to, with the entry: new tuples and new distinct users.
+    /// Lists to append to, with the entry: new tuples and newly active users.
     new_entries: Vec<(List, Vec<u8>)>,
     new_markers: HashSet<String>,
 }
@@ -91,7 +85,7 @@ impl Rollup {
         let mut figures = HashMap::new();
         let mut markers = HashMap::new();
         for (key, value) in keys.into_iter().zip(values) {
-            if key.starts_with("dm/") {
+            if key.starts_with("am/") {
                 markers.insert(key, value.is_some());
             } else {
                 let stored = value.and_then(|v| Tally::decode(&v));

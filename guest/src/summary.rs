@@ -5,18 +5,18 @@
 //! A query window is split into output buckets, each covered by the fewest
 //! hour/day/month cells (`calendar.rs`). Figures come from the cells' tuples
 //! (or a user's tuples when grouping by user, or for `me`). Distinct users come
-//! from the per-cell user lists: a bucket of one cell reads one counter; a
-//! bucket of several cells takes the union of their lists, so that figure's
-//! cost grows with the users active in the window.
+//! from the per-cell lists of active users (and their own tuple lists when the
+//! rows are grouped), so that one figure's cost grows with the users active in
+//! the window; an ungrouped single-cell answer reads just a counter.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use crate::calendar::{self, Cell, HOUR_MS};
 use crate::context::Ctx;
 use crate::events;
 use crate::figures::Tally;
 use crate::kv::Kv;
-use crate::layout::{self, Group, List, Tuple};
+use crate::layout::{self, List, Tuple};
 use crate::lists;
 use crate::model::{
     Bucket, Dimension, EventsQuery, MeQuery, Summary, SummaryQuery, SummaryRow, Timestamp,
@@ -82,7 +82,8 @@ pub fn summary<K: Kv + ?Sized>(cx: &Ctx<K>, q: &SummaryQuery) -> UsageResult<Sum
     let grouping = Grouping::of(&q.group_by);
     if grouping.by_user {
         let cells: Vec<Cell> = plans.iter().flat_map(|p| p.cells.iter().copied()).collect();
-        let active = lists::read_all(cx.kv, &everyone_lists(&cells))?;
+        let active_lists: Vec<List> = cells.iter().map(|c| List::active_users(*c)).collect();
+        let active = lists::read_all(cx.kv, &active_lists)?;
         let pairs: Vec<(Cell, String)> = cells
             .iter()
             .zip(active)
@@ -180,19 +181,9 @@ fn plan<K: Kv + ?Sized>(
     Ok(plans)
 }
 
-/// The lists of users active in each cell (the grouping with no dimension).
-fn everyone_lists(cells: &[Cell]) -> Vec<List> {
-    let everyone = Group {
-        grouping: 0,
-        vals: String::new(),
-    };
-    cells
-        .iter()
-        .map(|c| List::distinct_users(*c, &everyone))
-        .collect()
-}
-
-/// Figures from the city-wide cells, grouped by service, model and outcome.
+/// Figures from the city-wide cells, grouped by service, model and outcome;
+/// distinct users from the cells' active-user lists (and, when grouping, from
+/// those users' own tuple lists).
 fn by_tuple<K: Kv + ?Sized>(
     cx: &Ctx<K>,
     plans: &[Plan],
@@ -206,41 +197,63 @@ fn by_tuple<K: Kv + ?Sized>(
     for ((bucket, cell), names) in cells.iter().zip(tuples) {
         for tuple in names.iter().filter_map(|t| Tuple::decode(t)) {
             keys.push(layout::cell_figures(*cell, &tuple));
-            origin.push((*bucket, *cell, tuple));
+            origin.push((*bucket, tuple));
         }
     }
-    let mut rows: BTreeMap<RowKey, (Tally, BTreeSet<Cell>)> = BTreeMap::new();
-    for ((bucket, cell, tuple), value) in origin.into_iter().zip(cx.kv.get_many(&keys)?) {
-        let Some(tally) = value.and_then(|v| Tally::decode(&v)) else {
-            continue;
-        };
-        let row = rows
-            .entry((bucket, None, grouping.blank(&tuple)))
-            .or_default();
-        row.0.merge(&tally);
-        row.1.insert(cell);
+    let mut rows: BTreeMap<RowKey, Tally> = BTreeMap::new();
+    for ((bucket, tuple), value) in origin.into_iter().zip(cx.kv.get_many(&keys)?) {
+        if let Some(tally) = value.and_then(|v| Tally::decode(&v)) {
+            rows.entry((bucket, None, grouping.blank(&tuple)))
+                .or_default()
+                .merge(&tally);
+        }
     }
-    // Distinct users of each row, then of the whole answer.
-    let mut wanted: Vec<Vec<List>> = rows
-        .iter()
-        .map(|((_, _, tuple), (_, cells))| {
-            let group = tuple.project(grouping.bits);
-            cells
-                .iter()
-                .map(|c| List::distinct_users(*c, &group))
-                .collect()
-        })
-        .collect();
-    let all_cells: Vec<Cell> = cells.iter().map(|(_, c)| *c).collect();
-    wanted.push(everyone_lists(&all_cells));
-    let mut distinct = distinct_users(cx, &wanted)?;
-    let total_distinct = distinct.pop().unwrap_or(0);
+    let active_lists: Vec<List> = cells.iter().map(|(_, c)| List::active_users(*c)).collect();
+    if cells.len() == 1 && grouping.bits == 0 {
+        // One cell, one row: its user count is the list's length.
+        let users = lists::lengths(cx.kv, &active_lists)?[0];
+        let rows = rows
+            .into_iter()
+            .map(|(key, tally)| (key, tally, users))
+            .collect();
+        return Ok(finish(plans, grouping, rows, users));
+    }
+    let active = lists::read_all(cx.kv, &active_lists)?;
+    let mut row_users: BTreeMap<RowKey, HashSet<String>> = BTreeMap::new();
+    if grouping.bits == 0 {
+        for ((bucket, _), users) in cells.iter().zip(&active) {
+            let key = (*bucket, None, Tuple::default());
+            row_users
+                .entry(key)
+                .or_default()
+                .extend(users.iter().cloned());
+        }
+    } else {
+        let pairs: Vec<(usize, Cell, &String)> = cells
+            .iter()
+            .zip(&active)
+            .flat_map(|((bucket, cell), users)| users.iter().map(move |u| (*bucket, *cell, u)))
+            .collect();
+        let user_lists: Vec<List> = pairs
+            .iter()
+            .map(|(_, cell, user)| List::user_cell_tuples(&layout::unesc(user), *cell))
+            .collect();
+        for ((bucket, _, user), names) in pairs.iter().zip(lists::read_all(cx.kv, &user_lists)?) {
+            for tuple in names.iter().filter_map(|t| Tuple::decode(t)) {
+                let key = (*bucket, None, grouping.blank(&tuple));
+                row_users.entry(key).or_default().insert((*user).clone());
+            }
+        }
+    }
+    let everyone: HashSet<&String> = active.iter().flatten().collect();
     let rows = rows
         .into_iter()
-        .zip(distinct)
-        .map(|((key, (tally, _)), users)| (key, tally, users))
+        .map(|(key, tally)| {
+            let users = row_users.get(&key).map_or(0, |u| u.len() as u64);
+            (key, tally, users)
+        })
         .collect();
-    Ok(finish(plans, grouping, rows, total_distinct))
+    Ok(finish(plans, grouping, rows, everyone.len() as u64))
 }
 
 /// Figures from users' own cells, for `(cell, user)` pairs.
@@ -295,34 +308,6 @@ fn cells_of(plans: &[Plan]) -> Vec<(usize, Cell)> {
         .enumerate()
         .flat_map(|(i, p)| p.cells.iter().map(move |c| (i, *c)))
         .collect()
-}
-
-/// For each set of distinct-user lists, how many users are in their union:
-/// one list is its length; several are read and merged.
-fn distinct_users<K: Kv + ?Sized>(cx: &Ctx<K>, wanted: &[Vec<List>]) -> UsageResult<Vec<u64>> {
-    let single: Vec<List> = wanted
-        .iter()
-        .filter(|l| l.len() == 1)
-        .map(|l| l[0].clone())
-        .collect();
-    let mut single_lens = lists::lengths(cx.kv, &single)?.into_iter();
-    let several: Vec<List> = wanted
-        .iter()
-        .filter(|l| l.len() > 1)
-        .flat_map(|l| l.iter().cloned())
-        .collect();
-    let mut several_users = lists::read_all(cx.kv, &several)?.into_iter();
-    Ok(wanted
-        .iter()
-        .map(|l| match l.len() {
-            0 => 0,
-            1 => single_lens.next().unwrap_or(0),
-            n => {
-                let union: HashSet<String> = several_users.by_ref().take(n).flatten().collect();
-                union.len() as u64
-            }
-        })
-        .collect())
 }
 
 fn finish(

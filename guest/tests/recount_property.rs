@@ -43,7 +43,10 @@ fn fact() -> impl Strategy<Value = Fact> {
                 model: model.map(|m| format!("m{m}")),
                 outcome: match failure {
                     None => Outcome::Success,
-                    Some(kind) => Outcome::Failure { kind, message: None },
+                    Some(kind) => Outcome::Failure {
+                        kind,
+                        message: None,
+                    },
                 },
                 occurred_at: Some(T0 + at),
                 duration_ms: Some(at % 997),
@@ -61,7 +64,11 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// What the model expects of one fact, updating the model.
-fn expect(stored: &mut HashMap<String, Fact>, record_errors: bool, f: &Fact) -> Result<ReceiptStatus, ()> {
+fn expect(
+    stored: &mut HashMap<String, Fact>,
+    record_errors: bool,
+    f: &Fact,
+) -> Result<ReceiptStatus, ()> {
     let id = f.id.clone().unwrap_or_default();
     match stored.get(&id) {
         Some(prev) if prev == f => Ok(ReceiptStatus::Duplicate),
