@@ -77,39 +77,84 @@ pub fn summary(summary: &SummaryJson) -> String {
         return "no calls in this window".to_owned();
     }
     let dims = GroupColumns::of(&summary.rows);
-    let quantities: BTreeSet<&str> = summary
-        .rows
-        .iter()
-        .flat_map(|r| r.figures.quantities.keys())
-        .chain(summary.totals.quantities.keys())
-        .map(String::as_str)
-        .collect();
+    let figures = FigureColumns::of(summary);
     let mut table = new_table();
     let mut header: Vec<String> = dims.names().iter().map(|s| (*s).to_owned()).collect();
     let figures_from = header.len();
-    header.extend(
-        ["calls", "successes", "failures", "users", "duration"]
-            .iter()
-            .map(|s| (*s).to_owned()),
-    );
-    header.extend(quantities.iter().map(|q| (*q).to_owned()));
+    header.extend(figures.names());
     table.set_header(header);
     for row in &summary.rows {
         let mut cells = dims.cells(row);
-        cells.extend(figure_cells(&row.figures, &quantities));
+        cells.extend(figures.cells(&row.figures));
         table.add_row(cells);
     }
-    if summary.rows.len() > 1 || figures_from == 0 {
+    // With no group columns the single row already is the total.
+    if summary.rows.len() > 1 && figures_from > 0 {
         let mut cells = vec![String::new(); figures_from];
-        if let Some(first) = cells.first_mut() {
-            *first = "total".to_owned();
-        }
-        cells.extend(figure_cells(&summary.totals, &quantities));
+        cells[0] = "total".to_owned();
+        cells.extend(figures.cells(&summary.totals));
         table.add_row(cells);
     }
-    let right: Vec<usize> = (figures_from..figures_from + 5 + quantities.len()).collect();
+    let right: Vec<usize> = (figures_from..figures_from + figures.count()).collect();
     align_right(&mut table, &right);
     table.to_string()
+}
+
+/// The figure columns: the fixed counts, the duration when any call reported
+/// one, and one column per quantity name seen.
+struct FigureColumns<'a> {
+    duration: bool,
+    quantities: BTreeSet<&'a str>,
+}
+
+impl<'a> FigureColumns<'a> {
+    const COUNTS: [&'static str; 4] = ["calls", "successes", "failures", "users"];
+
+    fn of(summary: &'a SummaryJson) -> FigureColumns<'a> {
+        FigureColumns {
+            duration: summary.totals.duration_ms > 0,
+            quantities: summary
+                .rows
+                .iter()
+                .flat_map(|r| r.figures.quantities.keys())
+                .chain(summary.totals.quantities.keys())
+                .map(String::as_str)
+                .collect(),
+        }
+    }
+
+    fn count(&self) -> usize {
+        Self::COUNTS.len() + usize::from(self.duration) + self.quantities.len()
+    }
+
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Self::COUNTS.iter().map(|s| (*s).to_owned()).collect();
+        if self.duration {
+            names.push("duration".to_owned());
+        }
+        names.extend(self.quantities.iter().map(|q| (*q).to_owned()));
+        names
+    }
+
+    fn cells(&self, f: &FiguresJson) -> Vec<String> {
+        let mut cells = vec![
+            thousands(f.calls),
+            thousands(f.successes),
+            thousands(f.failures),
+            thousands(f.distinct_users),
+        ];
+        if self.duration {
+            cells.push(duration(f.duration_ms));
+        }
+        cells.extend(self.quantities.iter().map(|q| {
+            f.quantities
+                .get(*q)
+                .copied()
+                .map(thousands)
+                .unwrap_or_default()
+        }));
+        cells
+    }
 }
 
 /// Which of the optional group columns the rows carry.
@@ -176,26 +221,9 @@ fn format_bucket(ms: u64) -> String {
     format_short(ms).chars().take(16).collect()
 }
 
-fn figure_cells(f: &FiguresJson, quantities: &BTreeSet<&str>) -> Vec<String> {
-    let mut cells = vec![
-        thousands(f.calls),
-        thousands(f.successes),
-        thousands(f.failures),
-        thousands(f.distinct_users),
-        duration(f.duration_ms),
-    ];
-    cells.extend(quantities.iter().map(|q| {
-        f.quantities
-            .get(*q)
-            .copied()
-            .map(thousands)
-            .unwrap_or_default()
-    }));
-    cells
-}
-
 /// One user's report: their summary, then their newest events.
-pub fn usage_report(report: &UsageReportJson) -> String {
+/// `city` only shapes the hint for continuing with `usage events`.
+pub fn usage_report(report: &UsageReportJson, city: &str) -> String {
     let mut out = format!("usage of {}\n", report.user);
     out.push_str(&summary(&report.summary));
     if !report.recent.is_empty() {
@@ -205,7 +233,7 @@ pub fn usage_report(report: &UsageReportJson) -> String {
     if let Some(cursor) = &report.next_cursor {
         let _ = write!(
             out,
-            "\nolder: usage events --user {} --cursor {cursor}",
+            "\nolder: usage events --city {city} --user {} --cursor {cursor}",
             report.user
         );
     }

@@ -25,8 +25,8 @@ const DEMO_USER: &str = "azure";
 /// Import a real trace sample into city "demo" and show what the product does.
 #[derive(Debug, Args)]
 pub struct DemoCommand {
-    /// Use a new temporary data directory instead of the usual one.
-    #[arg(long, conflicts_with_all = ["data_dir", "store"])]
+    /// Use a new temporary data directory (instead of --data-dir and --store).
+    #[arg(long)]
     fresh: bool,
     /// No progress bar.
     #[arg(long, short)]
@@ -48,9 +48,11 @@ impl DemoCommand {
         let mut common = context.common.clone();
         if self.fresh {
             common.data_dir = Some(fresh_dir()?);
+            common.store = None;
         }
         let context = Context::new(common);
         let city_name = context.city_or("demo");
+        let progress = progress_bar(self.quiet);
         let runtime = context.runtime()?;
         let city = runtime.city(&city_name)?;
 
@@ -63,7 +65,7 @@ impl DemoCommand {
             format: Some(Format::AzureLlm),
             ..Options::default()
         };
-        let imported = import::import(&city, source, &options, &progress_bar(self.quiet))?;
+        let imported = import::import(&city, source, &options, &progress)?;
 
         let by_service = answer(city.summary(SummaryQuery {
             from: None,
@@ -110,11 +112,11 @@ impl DemoCommand {
         if context.common.json {
             return context.print_json(&demo);
         }
-        print_human(&context, &demo)
+        print_human(&context, &demo, self.fresh)
     }
 }
 
-fn print_human(context: &Context, demo: &DemoJson) -> anyhow::Result<()> {
+fn print_human(context: &Context, demo: &DemoJson, fresh: bool) -> anyhow::Result<()> {
     println!("== import into city `{}`", demo.city);
     print_report(context, &demo.import, SAMPLE_NAME)?;
     println!(
@@ -131,15 +133,23 @@ fn print_human(context: &Context, demo: &DemoJson) -> anyhow::Result<()> {
         "\n== one user's own usage      (usage me --city {} --user {DEMO_USER} --recent 5)",
         demo.city
     );
-    println!("{}", render::usage_report(&demo.me));
+    println!("{}", render::usage_report(&demo.me, &demo.city));
     println!(
         "\n== newest events             (usage events --city {} --limit 10)",
         demo.city
     );
     println!("{}", render::events_page(&demo.events));
+    if fresh {
+        let dir = context.data_dir()?;
+        println!(
+            "\nStored in {dir}; explore it with: usage --data-dir {dir} summary --city {}",
+            demo.city,
+            dir = dir.display()
+        );
+        return Ok(());
+    }
     if context.common.store.is_none() {
-        let data_dir = context.data_dir()?;
-        println!("\nStored in {}.", data_dir.display());
+        println!("\nStored in {}.", context.data_dir()?.display());
     }
     println!("Run `usage demo` again: nothing is counted twice.");
     Ok(())

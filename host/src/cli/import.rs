@@ -39,10 +39,10 @@ impl ImportCommand {
             service: self.service,
             user: self.user,
         };
+        let progress = progress_bar(self.quiet);
         let runtime = context.runtime()?;
         let city = runtime.city(&context.city_or("default"))?;
-        let report =
-            import::import(&city, source, &options, &progress_bar(self.quiet)).map_err(bad_file)?;
+        let report = import::import(&city, source, &options, &progress).map_err(bad_file)?;
         print_report(context, &report, &self.file.display().to_string())
     }
 }
@@ -75,6 +75,7 @@ pub fn progress_bar(quiet: bool) -> ProgressBar {
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
+    bar.set_message("starting the usage component");
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
 }

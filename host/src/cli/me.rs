@@ -39,12 +39,13 @@ impl MeCommand {
             recent: self.recent,
         };
         let runtime = context.runtime()?;
-        let city = runtime.city(&context.city_or("default"))?;
+        let city_name = context.city_or("default");
+        let city = runtime.city(&city_name)?;
         let report = UsageReportJson::from(answer(city.me(&self.user, query))?);
         if context.common.json {
             return context.print_json(&report);
         }
-        println!("{}", render::usage_report(&report));
+        println!("{}", render::usage_report(&report, &city_name));
         Ok(())
     }
 }

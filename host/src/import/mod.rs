@@ -196,6 +196,7 @@ pub fn import(
     if let Some(len) = source.len {
         progress.set_length(len);
     }
+    progress.set_message("");
     let mut reader = BufReader::with_capacity(64 * 1024, progress.wrap_read(source.reader));
     let format = match options.format {
         Some(format) => format,
@@ -265,7 +266,10 @@ pub fn record_rows(
         }
         if batch.len() >= batch_size {
             tally.send(recorder, std::mem::take(&mut batch))?;
-            progress.set_message(format!("{} rows", tally.report.rows));
+            progress.set_message(format!(
+                "{} rows",
+                crate::render::thousands(tally.report.rows)
+            ));
         }
     }
     tally.send(recorder, batch)?;
