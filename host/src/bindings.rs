@@ -15,13 +15,13 @@ mod generated {
     });
 }
 
-pub use generated::exports::downcity::usage::types::{
-    Error as UsageError, Event, Fact, Failure, InvalidInput, Outcome, Quantity, Receipt,
-    ReceiptStatus, Settings, Timestamp,
-};
 pub use generated::exports::downcity::usage::query::{
     Bucket as TimeBucket, Dimension, EventPage, EventsQuery, Figures, MeQuery, Order,
     OutcomeFilter, SummaryQuery, SummaryRow, UsageReport, UsageSummary,
+};
+pub use generated::exports::downcity::usage::types::{
+    Error as UsageError, Event, Fact, Failure, InvalidInput, Outcome, Quantity, Receipt,
+    ReceiptStatus, Settings, Timestamp,
 };
 pub use generated::{Usage, UsagePre};
 

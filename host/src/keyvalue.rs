@@ -148,12 +148,12 @@ impl batch::Host for KeyValue<'_> {
         keys: Vec<String>,
     ) -> Result<Vec<Option<(String, Vec<u8>)>>, KvError> {
         self.bucket(&bucket)?;
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            let value = self.txn.get(&key)?;
-            out.push(value.map(|value| (key, value)));
-        }
-        Ok(out)
+        let values = self.txn.get_many(&keys)?;
+        Ok(keys
+            .into_iter()
+            .zip(values)
+            .map(|(key, value)| value.map(|value| (key, value)))
+            .collect())
     }
 
     fn set_many(

@@ -236,6 +236,6 @@ enum Access {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod redis_tests;
+#[cfg(test)]
+mod tests;

@@ -2,11 +2,14 @@
 //!
 //! Every city's keys live in their own namespace; a backend sees whole-call
 //! commits (`Backend::commit`) validated against what the call read, so
-//! concurrent writers (later: several processes sharing Redis) never lose an update.
+//! concurrent writers (several processes sharing Redis too) never lose an update.
 
 mod embedded;
 mod memory;
 mod namespace;
+mod redis;
+#[doc(hidden)]
+pub mod testing;
 mod txn;
 mod url;
 
@@ -16,6 +19,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+pub use self::redis::RedisBackend;
 pub use embedded::RedbBackend;
 pub use memory::MemoryBackend;
 pub use txn::{CallTxn, LIST_PAGE};
@@ -66,6 +70,10 @@ impl ReadSet {
 /// A consistent read-only view of one city's committed keys.
 pub trait Snapshot: Send {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// One value per key, in order. Networked stores answer it in one round trip.
+    fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        keys.iter().map(|key| self.get(key)).collect()
+    }
     /// Every committed key of the namespace, in byte order.
     fn keys(&self) -> Result<BTreeSet<String>, StoreError>;
 }
@@ -86,7 +94,7 @@ pub fn open_store(url: &StoreUrl) -> anyhow::Result<Arc<dyn Backend>> {
     match url {
         StoreUrl::Memory => Ok(Arc::new(MemoryBackend::new())),
         StoreUrl::Redb(path) => Ok(Arc::new(RedbBackend::open(path)?)),
-        StoreUrl::Redis(_) => anyhow::bail!("the redis store is not built yet"),
+        StoreUrl::Redis(url) => Ok(Arc::new(RedisBackend::open(url)?)),
     }
 }
 

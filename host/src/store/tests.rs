@@ -1,36 +1,76 @@
 //! One conformance suite run against every backend, plus a property test
 //! comparing each backend with a `BTreeMap` model over random operation sequences.
+//! The Redis runs use `testing::test_redis_url()` (skipped without a server,
+//! except in CI) and one key prefix per fixture, removed afterwards.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use tempfile::TempDir;
 
-use super::{Backend, CallTxn, LIST_PAGE, MemoryBackend, RedbBackend, StoreError};
+use super::testing::{RedisServer, test_redis_url, unique_prefix};
+use super::{Backend, CallTxn, LIST_PAGE, MemoryBackend, RedbBackend, RedisBackend, StoreError};
 
 type TestResult = Result<(), StoreError>;
 
-/// A backend under test; the temp dir (if any) lives as long as it does.
+/// A backend under test; the temp dir (if any) lives as long as it does, and
+/// the Redis keys (if any) are purged when it is dropped.
 struct Fixture {
     backend: Arc<dyn Backend>,
     _dir: Option<TempDir>,
+    redis: Option<Arc<RedisBackend>>,
 }
 
-fn memory() -> Fixture {
-    Fixture {
-        backend: Arc::new(MemoryBackend::new()),
-        _dir: None,
+impl Fixture {
+    fn new(backend: Arc<dyn Backend>) -> Self {
+        Self {
+            backend,
+            _dir: None,
+            redis: None,
+        }
     }
 }
 
-fn redb() -> Fixture {
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some(redis) = &self.redis {
+            let _ = redis.purge();
+        }
+    }
+}
+
+// Each fixture is `None` when its backend is unavailable here (the test is skipped).
+
+fn memory() -> Option<Fixture> {
+    Some(Fixture::new(Arc::new(MemoryBackend::new())))
+}
+
+fn redb() -> Option<Fixture> {
     let dir = tempfile::tempdir().expect("temp dir");
     let backend = RedbBackend::open(&dir.path().join("nested/usage.redb")).expect("open redb");
-    Fixture {
+    Some(Fixture {
         backend: Arc::new(backend),
         _dir: Some(dir),
-    }
+        redis: None,
+    })
+}
+
+fn redis() -> Option<Fixture> {
+    let url = test_redis_url()?;
+    let backend =
+        Arc::new(RedisBackend::open_with_prefix(&url, &unique_prefix()).expect("open redis"));
+    Some(Fixture {
+        backend: backend.clone(),
+        _dir: None,
+        redis: Some(backend),
+    })
+}
+
+/// Runs `test` on the fixture, or skips it.
+fn on(fixture: Option<Fixture>, test: fn(&Fixture) -> TestResult) -> TestResult {
+    fixture.map_or(Ok(()), |f| test(&f))
 }
 
 fn begin(f: &Fixture, city: &str) -> CallTxn {
@@ -64,25 +104,25 @@ fn all_keys(f: &Fixture, city: &str) -> Result<Vec<String>, StoreError> {
 macro_rules! conformance {
     ($($backend:ident),*) => {$(
         mod $backend {
-            #[test] fn get_set_delete_exists() -> super::TestResult { super::get_set_delete_exists(&super::$backend()) }
-            #[test] fn reads_see_own_writes() -> super::TestResult { super::reads_see_own_writes(&super::$backend()) }
-            #[test] fn increment_counts_in_decimal() -> super::TestResult { super::increment_counts_in_decimal(&super::$backend()) }
-            #[test] fn increment_rejects_non_decimal() -> super::TestResult { super::increment_rejects_non_decimal(&super::$backend()) }
-            #[test] fn increment_rejects_overflow() -> super::TestResult { super::increment_rejects_overflow(&super::$backend()) }
-            #[test] fn list_keys_pages_and_edges() -> super::TestResult { super::list_keys_pages_and_edges(&super::$backend()) }
-            #[test] fn list_keys_merges_own_writes() -> super::TestResult { super::list_keys_merges_own_writes(&super::$backend()) }
-            #[test] fn namespaces_are_isolated() -> super::TestResult { super::namespaces_are_isolated(&super::$backend()) }
-            #[test] fn commit_is_all_or_nothing() -> super::TestResult { super::commit_is_all_or_nothing(&super::$backend()) }
-            #[test] fn changed_reads_conflict() -> super::TestResult { super::changed_reads_conflict(&super::$backend()) }
-            #[test] fn changed_listing_conflicts() -> super::TestResult { super::changed_listing_conflicts(&super::$backend()) }
-            #[test] fn blind_writes_do_not_conflict() -> super::TestResult { super::blind_writes_do_not_conflict(&super::$backend()) }
-            #[test] fn cities_register_on_first_write() -> super::TestResult { super::cities_register_on_first_write(&super::$backend()) }
-            #[test] fn rejects_bad_city_names() { super::rejects_bad_city_names(&super::$backend()) }
+            #[test] fn get_set_delete_exists() -> super::TestResult { super::on(super::$backend(), super::get_set_delete_exists) }
+            #[test] fn reads_see_own_writes() -> super::TestResult { super::on(super::$backend(), super::reads_see_own_writes) }
+            #[test] fn increment_counts_in_decimal() -> super::TestResult { super::on(super::$backend(), super::increment_counts_in_decimal) }
+            #[test] fn increment_rejects_non_decimal() -> super::TestResult { super::on(super::$backend(), super::increment_rejects_non_decimal) }
+            #[test] fn increment_rejects_overflow() -> super::TestResult { super::on(super::$backend(), super::increment_rejects_overflow) }
+            #[test] fn list_keys_pages_and_edges() -> super::TestResult { super::on(super::$backend(), super::list_keys_pages_and_edges) }
+            #[test] fn list_keys_merges_own_writes() -> super::TestResult { super::on(super::$backend(), super::list_keys_merges_own_writes) }
+            #[test] fn namespaces_are_isolated() -> super::TestResult { super::on(super::$backend(), super::namespaces_are_isolated) }
+            #[test] fn commit_is_all_or_nothing() -> super::TestResult { super::on(super::$backend(), super::commit_is_all_or_nothing) }
+            #[test] fn changed_reads_conflict() -> super::TestResult { super::on(super::$backend(), super::changed_reads_conflict) }
+            #[test] fn changed_listing_conflicts() -> super::TestResult { super::on(super::$backend(), super::changed_listing_conflicts) }
+            #[test] fn blind_writes_do_not_conflict() -> super::TestResult { super::on(super::$backend(), super::blind_writes_do_not_conflict) }
+            #[test] fn cities_register_on_first_write() -> super::TestResult { super::on(super::$backend(), super::cities_register_on_first_write) }
+            #[test] fn rejects_bad_city_names() { super::$backend().iter().for_each(super::rejects_bad_city_names) }
         }
     )*};
 }
 
-conformance!(memory, redb);
+conformance!(memory, redb, redis);
 
 fn get_set_delete_exists(f: &Fixture) -> TestResult {
     assert_eq!(read(f, "c", "k")?, None);
@@ -349,19 +389,13 @@ fn redb_persists_across_reopen() -> TestResult {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("usage.redb");
     {
-        let f = Fixture {
-            backend: Arc::new(RedbBackend::open(&path)?),
-            _dir: None,
-        };
+        let f = Fixture::new(Arc::new(RedbBackend::open(&path)?));
         put(&f, "c", &[("k", b"v")])?;
         let mut txn = begin(&f, "c");
         txn.increment("n", 3)?;
         txn.commit()?;
     }
-    let f = Fixture {
-        backend: Arc::new(RedbBackend::open(&path)?),
-        _dir: None,
-    };
+    let f = Fixture::new(Arc::new(RedbBackend::open(&path)?));
     assert_eq!(read(&f, "c", "k")?, Some(b"v".to_vec()));
     assert_eq!(read(&f, "c", "n")?, Some(b"3".to_vec()));
     assert_eq!(f.backend.cities()?, ["c"]);
@@ -396,6 +430,7 @@ fn redb_refuses_a_file_that_is_not_a_database() {
 #[derive(Debug, Clone)]
 enum Op {
     Get(usize, usize),
+    GetMany(usize, Vec<usize>),
     Exists(usize, usize),
     Set(usize, usize, Vec<u8>),
     Delete(usize, usize),
@@ -422,6 +457,8 @@ fn op() -> impl Strategy<Value = Op> {
     let key = 0..KEYS.len();
     prop_oneof![
         (city.clone(), key.clone()).prop_map(|(c, k)| Op::Get(c, k)),
+        (city.clone(), prop::collection::vec(key.clone(), 0..6))
+            .prop_map(|(c, ks)| Op::GetMany(c, ks)),
         (city.clone(), key.clone()).prop_map(|(c, k)| Op::Exists(c, k)),
         (city.clone(), key.clone(), value()).prop_map(|(c, k, v)| Op::Set(c, k, v)),
         (city.clone(), key.clone()).prop_map(|(c, k)| Op::Delete(c, k)),
@@ -439,35 +476,73 @@ fn op() -> impl Strategy<Value = Op> {
 
 type Map = BTreeMap<String, Vec<u8>>;
 
-/// The model of one open call: the committed state it started from, its own
-/// view, and what it read from the start state (which decides conflicts).
+/// What a call sees of data committed after it began.
+#[derive(Debug, Clone, Copy)]
+enum Reads {
+    /// Nothing: it reads the state as of its start (memory, redb).
+    Snapshot,
+    /// Each key as committed when the call first reads it (Redis).
+    Committed,
+}
+
+/// The model of one open call: the committed state it started from, the first
+/// value it saw of each key it read (which decides conflicts), and its writes.
 #[derive(Default)]
 struct ModelCall {
     base: Map,
-    view: Map,
-    written: BTreeSet<String>,
-    read_from_base: BTreeSet<String>,
-    listed: bool,
+    seen: BTreeMap<String, Option<Vec<u8>>>,
+    writes: BTreeMap<String, Option<Vec<u8>>>,
+    listed: Option<BTreeSet<String>>,
     failed: bool,
 }
 
 impl ModelCall {
-    fn read(&mut self, key: &str) -> Option<Vec<u8>> {
-        if !self.written.contains(key) {
-            self.read_from_base.insert(key.to_owned());
+    fn read(&mut self, key: &str, now: &Map, reads: Reads) -> Option<Vec<u8>> {
+        if let Some(written) = self.writes.get(key) {
+            return written.clone();
         }
-        self.view.get(key).cloned()
+        let source = match reads {
+            Reads::Snapshot => &self.base,
+            Reads::Committed => now,
+        };
+        self.seen
+            .entry(key.to_owned())
+            .or_insert_with(|| source.get(key).cloned())
+            .clone()
+    }
+
+    fn write(&mut self, key: &str, value: Option<Vec<u8>>) {
+        self.writes.insert(key.to_owned(), value);
+    }
+
+    fn list(&mut self, now: &Map, reads: Reads) -> Vec<String> {
+        let source = match reads {
+            Reads::Snapshot => &self.base,
+            Reads::Committed => now,
+        };
+        let mut keys = self
+            .listed
+            .get_or_insert_with(|| source.keys().cloned().collect())
+            .clone();
+        for (key, value) in &self.writes {
+            match value {
+                Some(_) => keys.insert(key.clone()),
+                None => keys.remove(key),
+            };
+        }
+        keys.into_iter().collect()
     }
 
     fn stale(&self, now: &Map) -> bool {
-        self.read_from_base
-            .iter()
-            .any(|k| self.base.get(k) != now.get(k))
-            || (self.listed && !self.base.keys().eq(now.keys()))
+        self.seen.iter().any(|(k, v)| now.get(k) != v.as_ref())
+            || self
+                .listed
+                .as_ref()
+                .is_some_and(|listed| !listed.iter().eq(now.keys()))
     }
 }
 
-fn run(backend: Arc<dyn Backend>, ops: Vec<Op>) -> Result<(), TestCaseError> {
+fn run(backend: Arc<dyn Backend>, reads: Reads, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut committed: Vec<Map> = vec![Map::new(); CITIES.len()];
     let mut calls: Vec<Option<(CallTxn, ModelCall)>> = (0..CITIES.len()).map(|_| None).collect();
     let mut registered = BTreeSet::new();
@@ -475,6 +550,7 @@ fn run(backend: Arc<dyn Backend>, ops: Vec<Op>) -> Result<(), TestCaseError> {
     for op in ops {
         let c = match &op {
             Op::Get(c, _)
+            | Op::GetMany(c, _)
             | Op::Exists(c, _)
             | Op::Set(c, _, _)
             | Op::Delete(c, _)
@@ -487,45 +563,51 @@ fn run(backend: Arc<dyn Backend>, ops: Vec<Op>) -> Result<(), TestCaseError> {
             let txn = CallTxn::begin(backend.clone(), CITIES[c]).map_err(fail)?;
             let model = ModelCall {
                 base: committed[c].clone(),
-                view: committed[c].clone(),
                 ..ModelCall::default()
             };
             calls[c] = Some((txn, model));
         }
+        let now = &committed[c];
         match op {
             Op::Get(_, k) | Op::Exists(_, k) => {
                 let Some((txn, model)) = calls[c].as_mut() else {
                     continue;
                 };
-                let expected = model.read(KEYS[k]);
+                let expected = model.read(KEYS[k], now, reads);
                 if matches!(op, Op::Get(..)) {
                     prop_assert_eq!(txn.get(KEYS[k]).map_err(fail)?, expected);
                 } else {
                     prop_assert_eq!(txn.exists(KEYS[k]).map_err(fail)?, expected.is_some());
                 }
             }
+            Op::GetMany(_, ks) => {
+                let Some((txn, model)) = calls[c].as_mut() else {
+                    continue;
+                };
+                let keys: Vec<String> = ks.iter().map(|k| KEYS[*k].to_owned()).collect();
+                let expected: Vec<_> = keys.iter().map(|k| model.read(k, now, reads)).collect();
+                prop_assert_eq!(txn.get_many(&keys).map_err(fail)?, expected);
+            }
             Op::Set(_, k, v) => {
                 let Some((txn, model)) = calls[c].as_mut() else {
                     continue;
                 };
                 txn.set(KEYS[k].to_owned(), v.clone());
-                model.view.insert(KEYS[k].to_owned(), v);
-                model.written.insert(KEYS[k].to_owned());
+                model.write(KEYS[k], Some(v));
             }
             Op::Delete(_, k) => {
                 let Some((txn, model)) = calls[c].as_mut() else {
                     continue;
                 };
                 txn.delete(KEYS[k].to_owned());
-                model.view.remove(KEYS[k]);
-                model.written.insert(KEYS[k].to_owned());
+                model.write(KEYS[k], None);
             }
             Op::Increment(_, k, d) => {
                 let Some((txn, model)) = calls[c].as_mut() else {
                     continue;
                 };
                 let key = KEYS[k];
-                let current = match model.read(key) {
+                let current = match model.read(key, now, reads) {
                     None => Some(0),
                     Some(v) if !v.is_empty() && v.iter().all(u8::is_ascii_digit) => {
                         std::str::from_utf8(&v)
@@ -538,10 +620,7 @@ fn run(backend: Arc<dyn Backend>, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 match (txn.increment(key, d), expected) {
                     (Ok(got), Some(want)) => {
                         prop_assert_eq!(got, want);
-                        model
-                            .view
-                            .insert(key.to_owned(), want.to_string().into_bytes());
-                        model.written.insert(key.to_owned());
+                        model.write(key, Some(want.to_string().into_bytes()));
                     }
                     (Err(StoreError::BadValue(_)), None) => model.failed = true,
                     (got, want) => prop_assert!(false, "increment: {:?} vs {:?}", got, want),
@@ -551,10 +630,9 @@ fn run(backend: Arc<dyn Backend>, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let Some((txn, model)) = calls[c].as_mut() else {
                     continue;
                 };
-                model.listed = true;
                 let (keys, cursor) = txn.list_keys(None).map_err(fail)?;
                 prop_assert_eq!(cursor, None);
-                prop_assert_eq!(keys, model.view.keys().cloned().collect::<Vec<_>>());
+                prop_assert_eq!(keys, model.list(now, reads));
             }
             Op::Commit(_) => {
                 let Some((txn, model)) = calls[c].take() else {
@@ -567,16 +645,16 @@ fn run(backend: Arc<dyn Backend>, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         "{:?}",
                         result
                     );
-                } else if model.written.is_empty() {
+                } else if model.writes.is_empty() {
                     prop_assert_eq!(result, Ok(false));
-                } else if model.stale(&committed[c]) {
+                } else if model.stale(now) {
                     prop_assert_eq!(result, Err(StoreError::Conflict));
                 } else {
                     prop_assert_eq!(result, Ok(true));
-                    for key in &model.written {
-                        match model.view.get(key) {
-                            Some(value) => committed[c].insert(key.clone(), value.clone()),
-                            None => committed[c].remove(key),
+                    for (key, value) in model.writes {
+                        match value {
+                            Some(value) => committed[c].insert(key, value),
+                            None => committed[c].remove(&key),
                         };
                     }
                     registered.insert(c);
@@ -616,12 +694,122 @@ proptest! {
 
     #[test]
     fn memory_matches_model(ops in prop::collection::vec(op(), 1..60)) {
-        run(memory().backend, ops)?;
+        if let Some(f) = memory() {
+            run(f.backend.clone(), Reads::Snapshot, ops)?;
+        }
     }
 
     #[test]
     fn redb_matches_model(ops in prop::collection::vec(op(), 1..60)) {
-        let f = redb();
-        run(f.backend.clone(), ops)?;
+        if let Some(f) = redb() {
+            run(f.backend.clone(), Reads::Snapshot, ops)?;
+        }
     }
+
+    #[test]
+    fn redis_matches_model(ops in prop::collection::vec(op(), 1..60)) {
+        if let Some(f) = redis() {
+            run(f.backend.clone(), Reads::Committed, ops)?;
+        }
+    }
+}
+
+// ---- Redis only: threads, outages ----
+
+#[test]
+fn redis_serves_plain_threads_and_spawn_blocking() -> TestResult {
+    let Some(f) = redis() else {
+        return Ok(());
+    };
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let f = &f;
+                scope.spawn(move || put(f, "c", &[(&format!("plain{t}"), b"x")]))
+            })
+            .collect();
+        threads
+            .into_iter()
+            .try_for_each(|t| t.join().expect("thread"))
+    })?;
+    // The HTTP server calls the store from `spawn_blocking` threads of its runtime.
+    let runtimes = [
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    ];
+    for (i, runtime) in runtimes.into_iter().enumerate() {
+        let runtime = runtime.expect("runtime");
+        let backend = f.backend.clone();
+        let key = format!("blocking{i}");
+        let got = runtime.block_on(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut txn = CallTxn::begin(backend.clone(), "c")?;
+                txn.set(key.clone(), b"y".to_vec());
+                txn.commit()?;
+                CallTxn::begin(backend, "c")?.get(&key)
+            })
+            .await
+            .expect("spawn_blocking")
+        })?;
+        assert_eq!(got, Some(b"y".to_vec()));
+        // Dropping a backend inside async code must not panic (its runtime shuts down in the background).
+        let url = test_redis_url().expect("url");
+        runtime.block_on(async move {
+            drop(RedisBackend::open_with_prefix(&url, &unique_prefix()));
+        });
+    }
+    assert_eq!(
+        all_keys(&f, "c")?,
+        [
+            "blocking0",
+            "blocking1",
+            "plain0",
+            "plain1",
+            "plain2",
+            "plain3"
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn redis_outage_fails_cleanly_then_recovers() -> TestResult {
+    let Some(mut server) = RedisServer::start(None) else {
+        return Ok(());
+    };
+    let f = Fixture::new(Arc::new(RedisBackend::open(&server.url())?));
+    put(&f, "c", &[("k", b"1")])?;
+    let mut pending = begin(&f, "c");
+    pending.increment("k", 1)?;
+
+    server.stop();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let Err(StoreError::Backend(message)) = read(&f, "c", "k") else {
+            panic!("read while Redis is down");
+        };
+        assert!(message.starts_with("redis: "), "{message}");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+    let Err(StoreError::Backend(message)) = pending.commit() else {
+        panic!("commit while Redis is down");
+    };
+    assert!(message.starts_with("redis: "), "{message}");
+    assert!(f.backend.cities().is_err());
+
+    // Back (empty: no persistence): the very next call works, on the same backend.
+    server.restart().expect("restart");
+    assert_eq!(read(&f, "c", "k")?, None);
+    put(&f, "c", &[("k", b"2")])?;
+    assert_eq!(read(&f, "c", "k")?, Some(b"2".to_vec()));
+    Ok(())
 }

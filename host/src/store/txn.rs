@@ -44,6 +44,14 @@ impl CallTxn {
         self.track(result)
     }
 
+    /// [`CallTxn::get`] for many keys, fetching the ones not yet seen with one
+    /// [`Snapshot::get_many`] (one round trip on a networked store).
+    pub fn get_many(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let result = self.fetch_unseen(keys);
+        self.track(result)?;
+        keys.iter().map(|key| self.get(key)).collect()
+    }
+
     pub fn exists(&mut self, key: &str) -> Result<bool, StoreError> {
         Ok(self.get(key)?.is_some())
     }
@@ -144,6 +152,32 @@ impl CallTxn {
         let value = self.snapshot.get(key)?;
         self.reads.values.insert(key.to_owned(), value.clone());
         Ok(value)
+    }
+
+    /// Reads into the read set every key that is neither written nor read yet.
+    fn fetch_unseen(&mut self, keys: &[String]) -> Result<(), StoreError> {
+        let mut unseen: Vec<&str> = keys
+            .iter()
+            .map(String::as_str)
+            .filter(|key| !self.writes.contains_key(*key) && !self.reads.values.contains_key(*key))
+            .collect();
+        unseen.sort_unstable();
+        unseen.dedup();
+        if unseen.is_empty() {
+            return Ok(());
+        }
+        let values = self.snapshot.get_many(&unseen)?;
+        if values.len() != unseen.len() {
+            return Err(StoreError::Backend(format!(
+                "asked for {} keys, got {} values",
+                unseen.len(),
+                values.len()
+            )));
+        }
+        for (key, value) in unseen.into_iter().zip(values) {
+            self.reads.values.insert(key.to_owned(), value);
+        }
+        Ok(())
     }
 
     fn track<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {

@@ -1,4 +1,4 @@
-//! The store setting: `memory:`, `redb:PATH` (the default), `redis://HOST:PORT` (reserved).
+//! The store setting: `memory:`, `redb:PATH` (the default), `redis://HOST:PORT[/DB]`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ pub enum StoreUrl {
     Memory,
     /// An embedded redb file.
     Redb(PathBuf),
-    /// A Redis server (not built yet).
+    /// A Redis server shared by several processes; the full URL as given.
     Redis(String),
 }
 
@@ -68,9 +68,24 @@ impl fmt::Display for StoreUrl {
         match self {
             Self::Memory => f.write_str("memory:"),
             Self::Redb(path) => write!(f, "redb:{}", path.display()),
-            Self::Redis(url) => f.write_str(url),
+            Self::Redis(url) => f.write_str(&redact_password(url)),
         }
     }
+}
+
+/// `redis://user:secret@host` → `redis://user:***@host`: settings get printed.
+fn redact_password(url: &str) -> String {
+    let Some(rest) = url.strip_prefix("redis://") else {
+        return url.to_owned();
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let Some((user, _password)) = userinfo.split_once(':') else {
+        return url.to_owned();
+    };
+    format!("redis://{user}:***@{host}{}", &rest[authority.len()..])
 }
 
 #[cfg(test)]
@@ -129,12 +144,28 @@ mod tests {
     }
 
     #[test]
-    fn redis_is_reserved() -> Result<(), StoreUrlError> {
-        let err = match crate::store::open_store(&parse("redis://h:1")?) {
+    fn display_hides_a_redis_password() -> Result<(), StoreUrlError> {
+        let shown = |s| parse(s).map(|url| url.to_string());
+        assert_eq!(shown("redis://u:secret@h:1/2")?, "redis://u:***@h:1/2");
+        assert_eq!(shown("redis://:secret@h:1")?, "redis://:***@h:1");
+        assert_eq!(shown("redis://u@h:1")?, "redis://u@h:1");
+        assert_eq!(shown("redis://h:1/0")?, "redis://h:1/0");
+        Ok(())
+    }
+
+    #[test]
+    fn an_unreachable_redis_fails_cleanly_and_fast() -> Result<(), StoreUrlError> {
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        let started = std::time::Instant::now();
+        let err = match crate::store::open_store(&parse("redis://127.0.0.1:1")?) {
             Ok(_) => panic!("redis opened"),
             Err(err) => err,
         };
-        assert_eq!(err.to_string(), "the redis store is not built yet");
+        assert_eq!(
+            err.to_string(),
+            "storage failure: redis: cannot connect to 127.0.0.1:1: connection refused"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(3));
         Ok(())
     }
 }
