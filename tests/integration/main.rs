@@ -1,8 +1,7 @@
 //! Integration tests through the real component and host. Modules:
-//! - `scenarios`: the guest's shared scenarios through wasmtime on each store
+//! - `scenarios`: the guest's shared scenarios through wasmtime on each store (memory, redb, Redis)
 //! - `portability`: the same component on wasmtime's own wasi-keyvalue host
 //! - `persistence`: data survives closing and reopening the data dir
-//! - `cli`: the `usage` binary as a user runs it
 //! - `real_trace`: the GenAI trace imported and checked against an independent count
 //!
 //! Helpers: `convert` (guest model ↔ host bindings), `host_api` (the scenarios'

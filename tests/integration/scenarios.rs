@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use usage_guest::scenarios::ALL;
 use usage_host::runtime::{Limits, Runtime};
-use usage_host::store::{Backend, MemoryBackend, RedbBackend};
+use usage_host::store::testing::{test_redis_url, unique_prefix};
+use usage_host::store::{Backend, MemoryBackend, RedbBackend, RedisBackend};
 
 use crate::host_api::HostApi;
 
@@ -28,4 +29,15 @@ fn every_scenario_on_the_embedded_store() {
     let dir = tempfile::tempdir().expect("tempdir");
     let backend = RedbBackend::open(&dir.path().join("usage.redb")).expect("open redb");
     run_all(Arc::new(backend), "redb");
+}
+
+#[test]
+fn every_scenario_on_the_redis_store() {
+    let Some(url) = test_redis_url() else {
+        return; // skipped, with the reason printed (never in CI)
+    };
+    let backend = RedisBackend::open_with_prefix(&url, &unique_prefix()).expect("open redis");
+    let backend = Arc::new(backend);
+    run_all(backend.clone(), "redis");
+    backend.purge().expect("purge the test's keys");
 }
