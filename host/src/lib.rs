@@ -3,6 +3,7 @@
 pub mod bindings;
 pub mod keyvalue;
 pub mod runtime;
+pub mod server;
 pub mod store;
 
 pub mod cli;

@@ -3,12 +3,18 @@
 //! - `portability`: the same component on wasmtime's own wasi-keyvalue host
 //! - `persistence`: data survives closing and reopening the data dir
 //! - `real_trace`: the GenAI trace imported and checked against an independent count
+//! - `http`: `usage serve` over real HTTP: routes, access rules, batches, concurrency, traps, shutdown
+//! - `http_redis`: two `usage serve` processes on one Redis with overlapping writers
 //!
 //! Helpers: `convert` (guest model ↔ host bindings), `host_api` (the scenarios'
-//! API over a `Runtime`), `util` (data paths, running the binary).
+//! API over a `Runtime`), `util` (data paths, running the binary), `http_support`
+//! (a server on an ephemeral loopback port, a client, recounts).
 
 mod convert;
 mod host_api;
+mod http;
+mod http_redis;
+mod http_support;
 mod persistence;
 mod portability;
 mod real_trace;

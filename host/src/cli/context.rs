@@ -83,6 +83,11 @@ impl Context {
 
     /// Opens the store and starts the runtime (compiling the component once).
     pub fn runtime(&self) -> anyhow::Result<Runtime> {
+        self.runtime_with(Limits::default())
+    }
+
+    /// The same with other per-call limits (`usage serve --memory-limit ...`).
+    pub fn runtime_with(&self, limits: Limits) -> anyhow::Result<Runtime> {
         let url = self.store_url()?;
         if let StoreUrl::Redb(path) = &url
             && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
@@ -91,7 +96,7 @@ impl Context {
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         let backend = open_store(&url)?;
-        Runtime::new(Arc::clone(&backend), Limits::default())
+        Runtime::new(Arc::clone(&backend), limits)
     }
 
     pub fn print_json(&self, value: &impl Serialize) -> anyhow::Result<()> {

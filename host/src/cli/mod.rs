@@ -9,8 +9,10 @@ mod events;
 mod import;
 mod me;
 mod record;
+mod serve;
 mod settings;
 mod summary;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +38,8 @@ pub enum Command {
     Settings(settings::SettingsCommand),
     Cities(cities::CitiesCommand),
     Demo(demo::DemoCommand),
+    Serve(serve::ServeCommand),
+    Token(token::TokenCommand),
 }
 
 impl Cli {
@@ -50,6 +54,8 @@ impl Cli {
             Command::Settings(c) => c.run(&context),
             Command::Cities(c) => c.run(&context),
             Command::Demo(c) => c.run(&context),
+            Command::Serve(c) => c.run(&context),
+            Command::Token(c) => c.run(&context),
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::bindings::{
 use crate::timestamp::{self, Millis};
 
 /// `"success"` or `"failure"`; the kind and message of a failure sit beside it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OutcomeKind {
     Success,
@@ -23,7 +23,7 @@ pub enum OutcomeKind {
 
 /// One fact on the wire. Deserialising checks the whole thing (required fields,
 /// failure details only on failures), so a `FactJson` always converts to a `Fact`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "RawFact")]
 pub struct FactJson {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -37,7 +37,9 @@ pub struct FactJson {
     pub error_kind: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    /// RFC 3339 UTC, or integer milliseconds since 1970 [default: now].
     #[serde(with = "time_serde::option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub occurred_at: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
@@ -48,18 +50,26 @@ impl FactJson {
     /// Parses one JSON object, naming the offending field on error
     /// (`json` for text that is not a JSON object at all).
     pub fn from_json_str(text: &str) -> Result<FactJson, FieldError> {
-        let raw: RawFact = serde_json::from_str(text).map_err(|e| {
-            if let Some(field) = unknown_field_name(&e.to_string()) {
-                return FieldError::new(field, "unknown field");
-            }
-            match e.classify() {
-                serde_json::error::Category::Data => {
-                    FieldError::new("json", "expected one JSON object (a fact)")
-                }
-                _ => FieldError::new("json", format!("not valid JSON: {e}")),
-            }
-        })?;
+        let raw: RawFact = serde_json::from_str(text).map_err(raw_fact_error)?;
         FactJson::try_from(raw)
+    }
+
+    /// The same for a value already parsed (one item of an HTTP batch).
+    pub fn from_json_value(value: Value) -> Result<FactJson, FieldError> {
+        let raw = RawFact::deserialize(value).map_err(raw_fact_error)?;
+        FactJson::try_from(raw)
+    }
+}
+
+fn raw_fact_error(e: serde_json::Error) -> FieldError {
+    if let Some(field) = unknown_field_name(&e.to_string()) {
+        return FieldError::new(field, "unknown field");
+    }
+    match e.classify() {
+        serde_json::error::Category::Data => {
+            FieldError::new("json", "expected one JSON object (a fact)")
+        }
+        _ => FieldError::new("json", format!("not valid JSON: {e}")),
     }
 }
 
@@ -312,7 +322,7 @@ pub(super) fn quantity_map(list: Vec<Quantity>) -> BTreeMap<String, u64> {
 }
 
 /// What happened to one recorded fact.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReceiptJson {
     /// `recorded`, `duplicate` or `not_recorded`.
     pub status: String,
@@ -323,6 +333,7 @@ pub struct ReceiptJson {
         skip_serializing_if = "Option::is_none",
         default
     )]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub recorded_at: Option<Millis>,
 }
 
@@ -458,6 +469,23 @@ mod tests {
         assert!(out.get("model").is_none());
         let back: FactJson = serde_json::from_value(out).expect("round trip");
         assert_eq!(back, f);
+    }
+
+    #[test]
+    fn values_are_checked_like_text() {
+        let good = serde_json::json!({"user": "u", "service": "s", "outcome": "success"});
+        assert_eq!(
+            FactJson::from_json_value(good.clone()).expect("valid"),
+            parse(&good.to_string()).expect("valid")
+        );
+        for bad in [
+            serde_json::json!({"user": 7, "service": "s", "outcome": "success"}),
+            serde_json::json!({"service": "s", "outcome": "success", "colour": 1}),
+            serde_json::json!([1]),
+        ] {
+            let from_value = FactJson::from_json_value(bad.clone()).expect_err("invalid");
+            assert_eq!(from_value.field, field_of(&bad.to_string()), "{bad}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 mod fact;
 mod query;
 mod read;
-mod time_serde;
+pub mod time_serde;
 
 pub use fact::{ErrorJson, FactFields, FactJson, OutcomeKind, ReceiptJson, SettingsJson};
 pub use query::{

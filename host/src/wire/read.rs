@@ -11,11 +11,12 @@ use crate::bindings::{Event, EventPage, Figures, SummaryRow, UsageReport, UsageS
 use crate::timestamp::Millis;
 
 /// A stored fact: the fact's fields plus where and when it was stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventJson {
     pub position: u64,
     pub city: String,
     #[serde(with = "time_serde")]
+    #[schema(value_type = String, format = DateTime)]
     pub recorded_at: Millis,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub id: Option<String>,
@@ -29,6 +30,7 @@ pub struct EventJson {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error_message: Option<String>,
     #[serde(with = "time_serde")]
+    #[schema(value_type = String, format = DateTime)]
     pub occurred_at: Millis,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub duration_ms: Option<u64>,
@@ -58,7 +60,7 @@ impl From<Event> for EventJson {
 }
 
 /// One page of events; `next_cursor` continues the same query.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventPageJson {
     pub events: Vec<EventJson>,
     #[serde(default)]
@@ -75,7 +77,7 @@ impl From<EventPage> for EventPageJson {
 }
 
 /// Aggregates of one group (or of everything, as totals).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FiguresJson {
     pub calls: u64,
     pub successes: u64,
@@ -100,13 +102,14 @@ impl From<Figures> for FiguresJson {
 }
 
 /// One group: the grouped dimensions (only those grouped on appear), then its figures inline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SummaryRowJson {
     #[serde(
         with = "time_serde::option",
         skip_serializing_if = "Option::is_none",
         default
     )]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub bucket_start: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub service: Option<String>,
@@ -133,7 +136,7 @@ impl From<SummaryRow> for SummaryRowJson {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SummaryJson {
     pub rows: Vec<SummaryRowJson>,
     pub totals: FiguresJson,
@@ -149,7 +152,7 @@ impl From<UsageSummary> for SummaryJson {
 }
 
 /// One user's own usage: their summary, newest events, and where to continue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UsageReportJson {
     pub user: String,
     pub summary: SummaryJson,

@@ -1,0 +1,15 @@
+//! The handlers, one module per surface.
+
+pub mod me;
+pub mod ops;
+pub mod read;
+pub mod record;
+
+use super::errors::ApiError;
+use crate::runtime::validate_city_name;
+
+/// The `{city}` of a path, checked (it becomes a storage namespace).
+fn city_name(city: String) -> Result<String, ApiError> {
+    validate_city_name(&city).map_err(|e| ApiError::invalid("city", e.to_string()))?;
+    Ok(city)
+}
