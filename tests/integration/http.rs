@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::http_support::{Answer, Client, OPERATOR, Recount, SECRET, Server};
+use crate::http_support::{Answer, Client, OPERATOR, Recount, SECRET, Server, issue_token};
 use crate::util;
 
 fn fact(id: &str, user: &str, service: &str, tokens: u64) -> Value {
@@ -15,26 +15,6 @@ fn fact(id: &str, user: &str, service: &str, tokens: u64) -> Value {
         "id": id, "user": user, "service": service, "model": "m1",
         "outcome": "success", "duration_ms": 5, "quantities": {"tokens": tokens}
     })
-}
-
-/// A user token made by `usage token issue`.
-fn issue(city: &str, user: &str) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_usage"))
-        .args([
-            "token", "issue", "--city", city, "--user", user, "--ttl", "1h",
-        ])
-        .env("USAGE_TOKEN_SECRET", SECRET)
-        .output()
-        .expect("run usage token issue");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned()
 }
 
 /// A token signed here, independently of the product, with any claims.
@@ -121,7 +101,7 @@ fn every_route_answers_and_the_openapi_document_lists_them() {
     assert_eq!(op.get(&format!("{city}/events")).status, 200);
     assert_eq!(op.get(&format!("{city}/summary")).status, 200);
     assert_eq!(op.get("/v1/summary").status, 200);
-    let me = Client::new(&server, Some(&issue("acme", "ana"))).get("/v1/me");
+    let me = Client::new(&server, Some(&issue_token("acme", "ana"))).get("/v1/me");
     assert_eq!(me.status, 200, "{}", me.text);
     let metrics = op.get("/metrics");
     assert_eq!(metrics.status, 200);
@@ -159,7 +139,7 @@ fn access_rules_for_operator_users_and_strangers() {
         201
     );
 
-    let ana = Client::new(&server, Some(&issue("acme", "ana")));
+    let ana = Client::new(&server, Some(&issue_token("acme", "ana")));
     let me = ana.get("/v1/me?group_by=&recent=10");
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(me.body["user"], "ana");
@@ -214,7 +194,7 @@ fn access_rules_for_operator_users_and_strangers() {
 
     // No token, a wrong one, a tampered one, an expired one, another secret's: 401.
     let exp = now_secs() + 3600;
-    let good = issue("acme", "ana");
+    let good = issue_token("acme", "ana");
     let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
     parts[1] = {
         use base64_url as b64;

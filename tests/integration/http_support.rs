@@ -75,6 +75,13 @@ impl Server {
         self.child.as_ref().expect("running").id()
     }
 
+    /// Kills the process with SIGKILL (a crash: nothing gets to clean up) and reaps it.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL usage serve");
+        child.wait().expect("reap usage serve");
+    }
+
     /// Sends SIGTERM and waits (bounded) for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
         let status = Command::new("kill")
@@ -169,11 +176,19 @@ impl Client {
     }
 
     pub fn post(&self, path: &str, body: &str) -> Answer {
+        self.try_post(path, body)
+            .expect("the request reached the server")
+    }
+
+    /// [`Client::post`] that reports a transport failure (refused, reset, timed
+    /// out) instead of panicking: the crash harness expects them.
+    pub fn try_post(&self, path: &str, body: &str) -> Result<Answer, ureq::Error> {
         let mut request = self.agent.post(format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             request = request.header("Authorization", format!("Bearer {token}"));
         }
-        answer(request.content_type("application/json").send(body))
+        let mut response = request.content_type("application/json").send(body)?;
+        read_answer(&mut response)
     }
 
     pub fn post_json(&self, path: &str, body: &Value) -> Answer {
@@ -206,15 +221,38 @@ impl Client {
 
 fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
     let mut response = result.expect("the request reached the server");
+    read_answer(&mut response).expect("read the body")
+}
+
+fn read_answer(response: &mut ureq::http::Response<ureq::Body>) -> Result<Answer, ureq::Error> {
     let status = response.status().as_u16();
     let text = response
         .body_mut()
         .with_config()
         .limit(256 << 20)
-        .read_to_string()
-        .expect("read the body");
+        .read_to_string()?;
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Answer { status, body, text }
+    Ok(Answer { status, body, text })
+}
+
+/// A user token made by `usage token issue`, signed with [`SECRET`].
+pub fn issue_token(city: &str, user: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_usage"))
+        .args([
+            "token", "issue", "--city", city, "--user", user, "--ttl", "1h",
+        ])
+        .env("USAGE_TOKEN_SECRET", SECRET)
+        .output()
+        .expect("run usage token issue");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
 }
 
 /// Percent-encodes a query value (cursors are opaque text).

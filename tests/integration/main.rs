@@ -4,6 +4,7 @@
 //! - `persistence`: data survives closing and reopening the data dir
 //! - `real_trace`: the GenAI trace imported and checked against an independent count
 //! - `http`: `usage serve` over real HTTP: routes, access rules, batches, concurrency, traps, shutdown
+//! - `crash`: SIGKILL `usage serve` mid-load, cycle after cycle: nothing acknowledged lost, nothing doubled
 //! - `http_redis`: two `usage serve` processes on one Redis with overlapping writers
 //!
 //! Helpers: `convert` (guest model ↔ host bindings), `host_api` (the scenarios'
@@ -11,6 +12,7 @@
 //! (a server on an ephemeral loopback port, a client, recounts).
 
 mod convert;
+mod crash;
 mod host_api;
 mod http;
 mod http_redis;
