@@ -77,8 +77,9 @@ impl Server {
 
     /// Sends SIGTERM and waits (bounded) for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+        // The shell's own `kill`, so no procps package is needed.
+        let status = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.pid())])
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -TERM failed");
