@@ -84,7 +84,11 @@ fn main() -> anyhow::Result<()> {
         o.clients,
         o.seconds,
         o.batch,
-        if o.url.is_none() { " (in process, redb store in a temp dir)" } else { "" }
+        if o.url.is_none() {
+            " (in process, redb store in a temp dir)"
+        } else {
+            ""
+        }
     );
     let mut acknowledged = vec![0u64; CITIES];
     for (name, batch) in [("single", 1), ("batched", o.batch)] {
@@ -247,7 +251,9 @@ impl Phase<'_> {
         while Instant::now() < deadline {
             let want = self.batch as u64;
             if budget
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(want))
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                    b.checked_sub(want)
+                })
                 .is_err()
             {
                 break;
@@ -285,7 +291,10 @@ impl Phase<'_> {
                 }
                 _ => anyhow::bail!("POST answered {status}: {text}"),
             };
-            anyhow::ensure!(recorded == want, "only {recorded} of {want} recorded: {text}");
+            anyhow::ensure!(
+                recorded == want,
+                "only {recorded} of {want} recorded: {text}"
+            );
             posts.records += recorded;
             posts.per_city[city] += recorded;
         }
@@ -376,7 +385,9 @@ fn check(
             calls == *want || (!fresh && calls > *want),
             "load-{city}: summary counts {calls} calls, but {want} were acknowledged"
         );
-        println!("check load-{city}: summary {calls} calls, {want} acknowledged by this run ({run})");
+        println!(
+            "check load-{city}: summary {calls} calls, {want} acknowledged by this run ({run})"
+        );
     }
     Ok(())
 }

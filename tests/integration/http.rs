@@ -309,6 +309,13 @@ fn single_posts_answer_receipts_and_named_errors() {
         &fact("r2", "ana", "chat", 1),
     );
     assert_eq!((bad_city.status, bad_city.field()), (400, "city"));
+    let not_utf8 = op.get("/v1/cities/%FF/summary");
+    assert_eq!(
+        (not_utf8.status, not_utf8.field()),
+        (400, "city"),
+        "{}",
+        not_utf8.text
+    );
     let bad_param = op.get("/v1/cities/acme/events?limit=lots");
     assert_eq!((bad_param.status, bad_param.field()), (400, "limit"));
     let unknown_param = op.get("/v1/cities/acme/summary?colour=red");

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -16,6 +16,8 @@ pub const SECRET: &str = "a test signing secret of at least 32 bytes";
 /// A `usage serve` process. Dropping it kills the process.
 pub struct Server {
     child: Option<Child>,
+    /// Kept open so a later line on stdout never meets a closed pipe.
+    _stdout: Option<BufReader<ChildStdout>>,
     pub base: String,
     log: PathBuf,
     _dir: Option<tempfile::TempDir>,
@@ -49,12 +51,12 @@ impl Server {
             .spawn()
             .expect("start usage serve");
         let stdout = child.stdout.take().expect("stdout");
+        let mut stdout = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the address line");
+        stdout.read_line(&mut line).expect("read the address line");
         let mut server = Server {
             child: Some(child),
+            _stdout: Some(stdout),
             base: String::new(),
             log,
             _dir: None,
@@ -84,8 +86,9 @@ impl Server {
 
     /// Sends SIGTERM and waits (bounded) for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+        // The shell's own `kill`, so no procps package is needed.
+        let status = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.pid())])
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -TERM failed");

@@ -111,7 +111,7 @@ impl Metrics {
         );
         registry.register(
             "instances",
-            "Component instances running now, by city (one per call in flight)",
+            "Component calls in flight, by city: each runs in a fresh instance of its own (counted from the request, so waiting for a pool slot or the city's writer lock is included)",
             instances.clone(),
         );
         Self {

@@ -2,6 +2,7 @@
 //! all cities. Query parameters mirror `usage events` / `usage summary`.
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 
@@ -29,7 +30,7 @@ use crate::wire::{EventPageJson, SummaryJson};
 )]
 pub async fn events(
     State(state): State<AppState>,
-    Path(city): Path<String>,
+    city: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<EventPageJson>, ApiError> {
@@ -56,7 +57,7 @@ pub async fn events(
 )]
 pub async fn summary(
     State(state): State<AppState>,
-    Path(city): Path<String>,
+    city: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<SummaryJson>, ApiError> {
