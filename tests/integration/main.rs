@@ -3,14 +3,21 @@
 //! - `portability`: the same component on wasmtime's own wasi-keyvalue host
 //! - `persistence`: data survives closing and reopening the data dir
 //! - `real_trace`: the GenAI trace imported and checked against an independent count
+//! - `faults`: storage failures (read, snapshot, commit, lost acknowledgement) write nothing
+//! - `retries`: concurrent duplicates, resends after timeouts, changed payloads
+//! - `containment`: calls over their memory cap or deadline are stopped, others go on
 //!
-//! Helpers: `convert` (guest model ↔ host bindings), `host_api` (the scenarios'
+//! Helpers: `audit` (raw store dumps, recount checks), `convert` (guest model ↔ host bindings), `host_api` (the scenarios'
 //! API over a `Runtime`), `util` (data paths, running the binary).
 
+mod audit;
+mod containment;
 mod convert;
+mod faults;
 mod host_api;
 mod persistence;
 mod portability;
 mod real_trace;
+mod retries;
 mod scenarios;
 mod util;
