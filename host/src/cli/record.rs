@@ -9,6 +9,7 @@ use clap::Args;
 use super::args;
 use super::context::{BadInput, Context, answer};
 use crate::bindings::{Fact, Receipt, ReceiptStatus};
+use crate::import::MAX_ROW_BYTES;
 use crate::timestamp::{Millis, format_rfc3339};
 use crate::wire::{FactFields, FactJson, OutcomeKind, ReceiptJson};
 
@@ -81,6 +82,12 @@ impl RecordCommand {
             } else {
                 json.clone()
             };
+            if text.len() > MAX_ROW_BYTES {
+                return Err(BadInput(format!(
+                    "--fact: longer than {MAX_ROW_BYTES} bytes; no fact is that long"
+                ))
+                .into());
+            }
             let fact =
                 FactJson::from_json_str(&text).map_err(|e| BadInput(format!("--fact: {e}")))?;
             return Ok(fact.into());
