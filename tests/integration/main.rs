@@ -3,6 +3,7 @@
 //! - `portability`: the same component on wasmtime's own wasi-keyvalue host
 //! - `persistence`: data survives closing and reopening the data dir
 //! - `real_trace`: the GenAI trace imported and checked against an independent count
+//! - `bad_input`: a table of bad CLI and import inputs, each refused naming its field, store unchanged
 //! - `faults`: storage failures (read, snapshot, commit, lost acknowledgement) write nothing
 //! - `retries`: concurrent duplicates, resends after timeouts, changed payloads
 //! - `containment`: calls over their memory cap or deadline are stopped, others go on
@@ -11,6 +12,7 @@
 //! API over a `Runtime`), `util` (data paths, running the binary).
 
 mod audit;
+mod bad_input;
 mod containment;
 mod convert;
 mod faults;
