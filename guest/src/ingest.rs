@@ -81,7 +81,8 @@ fn try_record_batch<K: Kv + ?Sized>(
                 continue;
             }
         };
-        if let Some(id) = fact.id.clone() {
+        if let Some(id) = &fact.id {
+            let id = id.clone();
             let key = layout::idempotency(&id);
             if let Some(position) = known_positions.get(&key) {
                 let stored = known.get(position).ok_or_else(|| {
@@ -106,15 +107,19 @@ fn try_record_batch<K: Kv + ?Sized>(
                 });
                 continue;
             }
-            first_of_id.insert(id, (plans.len(), fact.clone()));
         }
         if !fact.outcome.is_success() && !settings.record_errors {
+            // Nothing is stored under its id, so a later item with that id is
+            // judged on its own, exactly as if it came in another call.
             plans.push(Plan::Done(Ok(Receipt {
                 status: ReceiptStatus::NotRecorded,
                 position: None,
                 recorded_at: None,
             })));
             continue;
+        }
+        if let Some(id) = &fact.id {
+            first_of_id.insert(id.clone(), (plans.len(), fact.clone()));
         }
         plans.push(Plan::Store(new_facts.len()));
         new_facts.push(fact);

@@ -319,6 +319,22 @@ pub fn record_errors_setting(api: &mut dyn Api, prefix: &str) {
     );
     let page = api.events(&city, EventsQuery::default()).expect("events");
     assert_eq!(page.events.len(), 2);
+    // A not-recorded failure claims no id: a different payload under that id,
+    // later in the same batch, is judged as it would be in a call of its own.
+    let mut changed = failed("d");
+    changed.duration_ms = Some(5);
+    let mut changed_ok = failed("d");
+    changed_ok.outcome = Outcome::Success;
+    let r = api.record_batch(&city, vec![failed("d"), changed, changed_ok]);
+    let statuses: Vec<_> = r.iter().map(|r| r.as_ref().map(|r| r.status)).collect();
+    assert_eq!(
+        statuses,
+        [
+            Ok(ReceiptStatus::NotRecorded),
+            Ok(ReceiptStatus::NotRecorded),
+            Ok(ReceiptStatus::Recorded)
+        ]
+    );
     api.set_settings(
         &city,
         Settings {

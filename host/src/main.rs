@@ -7,7 +7,14 @@ use clap::Parser;
 use usage_host::cli::{BadInput, Cli};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            eprintln!("{}", one_line(&e.render().to_string()));
+            return ExitCode::from(2);
+        }
+    };
     match cli.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -19,4 +26,19 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Clap's usage errors span several lines (the error, a tip, the usage line,
+/// a pointer to --help); scripts and people both read one line best.
+fn one_line(rendered: &str) -> String {
+    rendered
+        .lines()
+        .map(str::trim)
+        .filter(|line| {
+            !line.is_empty()
+                && !line.starts_with("Usage:")
+                && !line.starts_with("For more information")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -6,13 +6,22 @@
 //! - `http`: `usage serve` over real HTTP: routes, access rules, batches, concurrency, traps, shutdown
 //! - `crash`: SIGKILL `usage serve` mid-load, cycle after cycle: nothing acknowledged lost, nothing doubled
 //! - `http_redis`: two `usage serve` processes on one Redis with overlapping writers
+//! - `bad_input`: a table of bad CLI and import inputs, each refused naming its field, store unchanged
+//! - `faults`: storage failures (read, snapshot, commit, lost acknowledgement) write nothing
+//! - `retries`: concurrent duplicates, resends after timeouts, changed payloads
+//! - `containment`: calls over their memory cap or deadline are stopped, others go on
 //!
-//! Helpers: `convert` (guest model ↔ host bindings), `host_api` (the scenarios'
-//! API over a `Runtime`), `util` (data paths, running the binary), `http_support`
-//! (a server on an ephemeral loopback port, a client, recounts).
+//! Helpers: `audit` (raw store dumps, recount checks), `convert` (guest model ↔ host
+//! bindings), `host_api` (the scenarios' API over a `Runtime`), `util` (data paths,
+//! running the binary), `http_support` (a server on an ephemeral loopback port, a
+//! client, recounts).
 
+mod audit;
+mod bad_input;
+mod containment;
 mod convert;
 mod crash;
+mod faults;
 mod host_api;
 mod http;
 mod http_redis;
@@ -20,5 +29,6 @@ mod http_support;
 mod persistence;
 mod portability;
 mod real_trace;
+mod retries;
 mod scenarios;
 mod util;

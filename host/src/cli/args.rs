@@ -1,12 +1,20 @@
 //! Value parsers for flags, so clap reports bad values as usage errors (exit 2).
 
 use crate::bindings::{Dimension, OutcomeFilter, TimeBucket};
+use crate::runtime;
 use crate::timestamp::{self, Millis};
 use crate::wire;
 
 /// RFC 3339, `YYYY-MM-DD`, `YYYY-MM-DDTHH` (UTC) or integer milliseconds.
 pub fn time(text: &str) -> Result<Millis, String> {
     timestamp::parse_human(text).map_err(|e| e.to_string())
+}
+
+/// A city name, checked here so a bad one is a usage error naming `--city`.
+pub fn city(text: &str) -> Result<String, String> {
+    runtime::validate_city_name(text)
+        .map(|()| text.to_owned())
+        .map_err(|e| e.to_string())
 }
 
 pub fn outcome_filter(text: &str) -> Result<OutcomeFilter, String> {

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::Args;
 use serde::Serialize;
 
+use super::args;
 use crate::bindings::UsageError;
 use crate::runtime::{Limits, Runtime};
 use crate::store::{StoreUrl, open_store};
@@ -18,7 +19,7 @@ use crate::wire::ErrorJson;
 #[command(next_help_heading = "Common options")]
 pub struct Common {
     /// The city (tenant) to work in [default: default; demo: demo].
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", value_parser = args::city)]
     pub city: Option<String>,
     /// Where data lives [default: the platform data dir, e.g. ~/.local/share/usage].
     #[arg(long, global = true, value_name = "DIR", env = "USAGE_DATA_DIR")]

@@ -110,6 +110,8 @@ mod tests {
             ],
             vec!["usage", "import", "f", "--format", "xml"],
             vec!["usage", "me"],
+            vec!["usage", "cities", "--city", "a b"],
+            vec!["usage", "cities", "--city", ""],
         ];
         for argv in bad {
             let err = Cli::try_parse_from(&argv).expect_err(&argv.join(" "));

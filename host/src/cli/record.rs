@@ -1,5 +1,6 @@
 //! `usage record`: one fact, from flags or from wire JSON.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 
 use anyhow::Context as _;
@@ -8,6 +9,7 @@ use clap::Args;
 use super::args;
 use super::context::{BadInput, Context, answer};
 use crate::bindings::{Fact, Receipt, ReceiptStatus};
+use crate::import::MAX_ROW_BYTES;
 use crate::timestamp::{Millis, format_rfc3339};
 use crate::wire::{FactFields, FactJson, OutcomeKind, ReceiptJson};
 
@@ -70,17 +72,33 @@ impl RecordCommand {
     fn to_fact(&self) -> anyhow::Result<Fact> {
         if let Some(json) = &self.fact {
             let text = if json == "-" {
-                let mut text = String::new();
+                let mut bytes = Vec::new();
                 std::io::stdin()
-                    .read_to_string(&mut text)
+                    .read_to_end(&mut bytes)
                     .context("reading the fact from stdin")?;
-                text
+                String::from_utf8(bytes).map_err(|e| {
+                    BadInput(format!("--fact: not valid UTF-8 ({})", e.utf8_error()))
+                })?
             } else {
                 json.clone()
             };
+            if text.len() > MAX_ROW_BYTES {
+                return Err(BadInput(format!(
+                    "--fact: longer than {MAX_ROW_BYTES} bytes; no fact is that long"
+                ))
+                .into());
+            }
             let fact =
                 FactJson::from_json_str(&text).map_err(|e| BadInput(format!("--fact: {e}")))?;
             return Ok(fact.into());
+        }
+        let mut quantities = BTreeMap::new();
+        for (name, value) in &self.quantity {
+            if quantities.insert(name.clone(), *value).is_some() {
+                return Err(
+                    BadInput(format!("--quantity: `{name}` is given more than once")).into(),
+                );
+            }
         }
         let fields = FactFields {
             id: self.id.clone(),
@@ -95,7 +113,7 @@ impl RecordCommand {
             error_message: self.error_message.clone(),
             occurred_at: self.at,
             duration_ms: self.duration_ms,
-            quantities: self.quantity.iter().cloned().collect(),
+            quantities,
         };
         let fact = fields
             .finish()
@@ -194,6 +212,25 @@ mod tests {
         assert_eq!(fact.user, "u");
         let err = fact_of(&["usage", "record", "--fact", r#"{"user":"u"}"#]).expect_err("invalid");
         assert_eq!(err.to_string(), "--fact: service: required");
+    }
+
+    #[test]
+    fn a_quantity_given_twice_is_refused_not_overwritten() {
+        let err = fact_of(&[
+            "usage",
+            "record",
+            "--user",
+            "u",
+            "--service",
+            "s",
+            "--quantity",
+            "images=1",
+            "--quantity",
+            "images=2",
+        ])
+        .expect_err("ambiguous");
+        assert!(err.is::<BadInput>());
+        assert!(err.to_string().starts_with("--quantity: `images`"), "{err}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::io::Read;
 
 use anyhow::Context;
 
-use super::{BadFile, Mapped, Row};
+use super::{BadFile, MAX_ROW_BYTES, Mapped, Row};
 use crate::wire::FieldError;
 
 /// Column names from the header row, looked up by name so column order does not matter.
@@ -161,7 +161,13 @@ where
                 let line = self.record.position().map_or(0, |p| p.line());
                 let columns = self.header.names.len();
                 let found = self.record.len();
-                let mapped = if found != columns {
+                let bytes = self.record.as_slice().len();
+                let mapped = if bytes > MAX_ROW_BYTES {
+                    Mapped::Rejected(FieldError::new(
+                        "row",
+                        format!("longer than {MAX_ROW_BYTES} bytes; no fact is that long"),
+                    ))
+                } else if found != columns {
                     Mapped::Rejected(FieldError::new(
                         "row",
                         format!("expected {columns} columns, found {found}"),
@@ -223,6 +229,20 @@ mod tests {
             matches!(&rows[3].mapped, Mapped::Rejected(e) if e.field == "name" && e.message == "empty")
         );
         assert!(matches!(&rows[4].mapped, Mapped::Skipped("other")));
+    }
+
+    #[test]
+    fn an_over_long_record_rejects_only_its_row() {
+        let mut input = b"name,n\na,1\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_ROW_BYTES + 1));
+        input.extend_from_slice(b",2\nb,3\n");
+        let (reader, header) = read_header(&input[..]).expect("header reads");
+        let rows: Vec<Row> = CsvRows::new(reader, header, |_: &Cells<'_>| Mapped::Skipped("ok"))
+            .collect::<anyhow::Result<_>>()
+            .expect("reads");
+        assert_eq!(rows.len(), 3);
+        assert!(matches!(&rows[1].mapped, Mapped::Rejected(e) if e.field == "row"));
+        assert!(matches!(&rows[2].mapped, Mapped::Skipped("ok")));
     }
 
     #[test]

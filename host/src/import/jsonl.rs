@@ -1,11 +1,12 @@
 //! JSONL: one wire fact per line (see `wire::FactJson`). Blank lines are ignored;
-//! a line that is not UTF-8 or not a valid fact is rejected on its own.
+//! a line that is not UTF-8, not a valid fact, or longer than any fact can be
+//! (`MAX_ROW_BYTES`, read no further than that) is rejected on its own.
 
 use std::io::{BufRead, BufReader, Read};
 
 use anyhow::Context;
 
-use super::{Mapped, Row};
+use super::{MAX_ROW_BYTES, Mapped, Row};
 use crate::bindings::Fact;
 use crate::wire::{FactJson, FieldError};
 
@@ -29,12 +30,20 @@ impl<R: Read> Iterator for JsonlRows<R> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             self.buf.clear();
-            match self.reader.read_until(b'\n', &mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => self.line += 1,
+            let whole = match read_line_bounded(&mut self.reader, &mut self.buf, MAX_ROW_BYTES) {
+                Ok(None) => return None,
+                Ok(Some(whole)) => whole,
                 Err(e) => {
                     return Some(Err(e).with_context(|| format!("reading line {}", self.line + 1)));
                 }
+            };
+            self.line += 1;
+            if !whole {
+                let why = format!("longer than {MAX_ROW_BYTES} bytes; no fact is that long");
+                return Some(Ok(Row {
+                    line: self.line,
+                    mapped: Mapped::Rejected(FieldError::new("line", why)),
+                }));
             }
             if self.buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -43,6 +52,42 @@ impl<R: Read> Iterator for JsonlRows<R> {
                 line: self.line,
                 mapped: map_line(&self.buf),
             }));
+        }
+    }
+}
+
+/// Reads one line into `buf`, keeping at most `max` bytes of it: `None` at the
+/// end of input, `Some(false)` if the line was longer (the rest is skipped).
+fn read_line_bounded(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<bool>> {
+    let mut seen_any = false;
+    let mut whole = true;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(seen_any.then_some(whole));
+        }
+        seen_any = true;
+        let (chunk, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(end) => (&available[..=end], true),
+            None => (available, false),
+        };
+        let room = max.saturating_sub(buf.len());
+        if chunk.len() > room {
+            whole = false;
+        }
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = chunk.len();
+        reader.consume(used);
+        if done {
+            return Ok(Some(whole));
         }
     }
 }
@@ -87,6 +132,45 @@ mod tests {
             panic!("expected a fact");
         };
         assert!(matches!(&second.outcome, Outcome::Failure(f) if f.kind == "timeout"));
+    }
+
+    #[test]
+    fn an_over_long_line_is_rejected_without_reading_it_whole() {
+        let good = b"{\"user\":\"u\",\"service\":\"s\",\"outcome\":\"success\"}\n";
+        let mut input = good.to_vec();
+        input.extend(std::iter::repeat_n(b'x', 3 * MAX_ROW_BYTES));
+        input.push(b'\n');
+        input.extend_from_slice(good);
+        input.extend(std::iter::repeat_n(b'y', MAX_ROW_BYTES + 1)); // no final newline
+        let rows: Vec<Row> = rows(&input[..])
+            .collect::<anyhow::Result<_>>()
+            .expect("reads");
+        let lines: Vec<_> = rows
+            .iter()
+            .map(|r| match &r.mapped {
+                Mapped::Rejected(e) => (r.line, e.field.as_str()),
+                _ => (r.line, "ok"),
+            })
+            .collect();
+        assert_eq!(lines, [(1, "ok"), (2, "line"), (3, "ok"), (4, "line")]);
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_read() {
+        let mut buf = Vec::new();
+        let mut input = vec![b'a'; 9];
+        input.push(b'\n');
+        let mut reader = BufReader::with_capacity(4, &input[..]);
+        assert_eq!(
+            read_line_bounded(&mut reader, &mut buf, 10).expect("reads"),
+            Some(true)
+        );
+        assert_eq!(buf, input);
+        buf.clear();
+        assert_eq!(
+            read_line_bounded(&mut reader, &mut buf, 10).expect("reads"),
+            None
+        );
     }
 
     #[test]

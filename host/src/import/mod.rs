@@ -26,7 +26,7 @@ use anyhow::{Context, bail};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::bindings::{Fact, Receipt, ReceiptStatus, UsageError};
+use crate::bindings::{Fact, Outcome, Receipt, ReceiptStatus, UsageError};
 use crate::wire::{ErrorJson, FieldError};
 
 /// The input cannot be imported at all (wrong header, unknown columns, no service):
@@ -37,6 +37,14 @@ pub struct BadFile(pub String);
 
 /// Facts per `record-batch` call.
 pub const BATCH_SIZE: usize = 1000;
+
+/// Bytes of text one batch may carry into the sandbox (well under its memory
+/// cap), so a file of long rows cannot make a batch fail as a whole.
+pub const BATCH_BYTES: usize = 4 << 20;
+
+/// The longest row (line or CSV record) any valid fact needs, with room to
+/// spare; longer rows are rejected without being read whole.
+pub const MAX_ROW_BYTES: usize = 64 * 1024;
 
 /// How many rejected rows a report lists by line; the rest are only counted.
 pub const LISTED_REJECTIONS: usize = 20;
@@ -251,6 +259,7 @@ pub fn record_rows(
 ) -> anyhow::Result<ImportReport> {
     let mut tally = Tally::default();
     let mut batch: Vec<(u64, Fact)> = Vec::with_capacity(batch_size);
+    let mut batch_bytes = 0;
     for row in rows {
         let row = row.with_context(|| {
             format!(
@@ -260,12 +269,16 @@ pub fn record_rows(
         })?;
         tally.report.rows += 1;
         match row.mapped {
-            Mapped::Fact(fact) => batch.push((row.line, *fact)),
+            Mapped::Fact(fact) => {
+                batch_bytes += text_bytes(&fact);
+                batch.push((row.line, *fact));
+            }
             Mapped::Skipped(reason) => *tally.skipped.entry(reason).or_default() += 1,
             Mapped::Rejected(e) => tally.reject(row.line, Some(e.field), e.message),
         }
-        if batch.len() >= batch_size {
+        if batch.len() >= batch_size || batch_bytes >= BATCH_BYTES {
             tally.send(recorder, std::mem::take(&mut batch))?;
+            batch_bytes = 0;
             progress.set_message(format!(
                 "{} rows",
                 crate::render::thousands(tally.report.rows)
@@ -274,6 +287,24 @@ pub fn record_rows(
     }
     tally.send(recorder, batch)?;
     Ok(tally.finish())
+}
+
+/// The text a fact carries into the sandbox, roughly (what dominates its size).
+fn text_bytes(f: &Fact) -> usize {
+    let failure = match &f.outcome {
+        Outcome::Success => 0,
+        Outcome::Failure(failure) => {
+            failure.kind.len() + failure.message.as_ref().map_or(0, String::len)
+        }
+    };
+    let quantities: usize = f.quantities.iter().map(|q| q.name.len() + 16).sum();
+    f.id.as_ref().map_or(0, String::len)
+        + f.user.len()
+        + f.service.len()
+        + f.model.as_ref().map_or(0, String::len)
+        + failure
+        + quantities
+        + 64
 }
 
 #[derive(Default)]
@@ -349,7 +380,7 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::{InvalidInput, Outcome};
+    use crate::bindings::InvalidInput;
     use std::cell::RefCell;
 
     /// Records everything, answering by the fact's user: "dup" is a duplicate,
@@ -405,6 +436,21 @@ mod tests {
 
     fn row(line: u64, mapped: Mapped) -> anyhow::Result<Row> {
         Ok(Row { line, mapped })
+    }
+
+    #[test]
+    fn long_rows_make_smaller_batches() {
+        let city = FakeCity::default();
+        let long = "u".repeat(60 * 1024);
+        let rows: Vec<_> = (0..200).map(|i| row(i + 1, fact(&long))).collect();
+        let report = record_rows(&city, rows.into_iter(), BATCH_SIZE, &ProgressBar::hidden())
+            .expect("imports");
+        assert_eq!(report.imported, 200);
+        let batches = city.batches.borrow();
+        assert_eq!(batches.iter().sum::<usize>(), 200);
+        assert!(batches.len() >= 3, "{batches:?}");
+        let most = BATCH_BYTES / long.len() + 1;
+        assert!(batches.iter().all(|n| *n <= most), "{batches:?}");
     }
 
     #[test]

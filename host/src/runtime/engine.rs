@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
-use wasmtime::{StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -31,7 +31,56 @@ pub(super) struct CallState {
     wasi: WasiCtx,
     table: ResourceTable,
     txn: CallTxn,
+    limits: MemoryCap,
+}
+
+/// The store's limits, remembering whether a memory growth was refused, so a
+/// trap that follows can be explained as the call exceeding its memory cap.
+struct MemoryCap {
     limits: StoreLimits,
+    refused: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        self.refused |= !allowed;
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
 }
 
 impl WasiView for CallState {
@@ -135,9 +184,12 @@ impl Shared {
             wasi,
             table: ResourceTable::new(),
             txn,
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory_bytes)
-                .build(),
+            limits: MemoryCap {
+                limits: StoreLimitsBuilder::new()
+                    .memory_size(limits.memory_bytes)
+                    .build(),
+                refused: false,
+            },
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
@@ -150,7 +202,16 @@ impl Shared {
             .and_then(|usage| invoke(&usage, &mut store));
         match result {
             Ok(answer) => Ok((answer, store.into_data().txn)),
-            Err(err) => Err(explain_trap(err, limits.deadline, &stderr)),
+            Err(err) => {
+                let mut err = explain_trap(err, limits.deadline, &stderr);
+                if store.data().limits.refused {
+                    err = err.context(format!(
+                        "the call needed more than its memory cap of {} bytes",
+                        limits.memory_bytes
+                    ));
+                }
+                Err(err)
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 //! concurrent writers (several processes sharing Redis too) never lose an update.
 
 mod embedded;
+mod faulty;
 mod memory;
 mod namespace;
 mod redis;

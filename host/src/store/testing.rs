@@ -1,4 +1,5 @@
-//! Redis servers for tests (unit and integration), in one place.
+//! Test helpers for the stores (unit and integration), in one place: Redis
+//! servers, and the fault-injecting backend wrapper (`FaultyBackend`).
 //!
 //! [`test_redis_url`] answers, in order: `$USAGE_TEST_REDIS_URL`; a throwaway
 //! `redis-server` started on a free loopback port (one per test process, no
@@ -8,6 +9,8 @@
 //! A server started here runs under `sh`, which kills it as soon as its stdin
 //! closes: when the [`RedisServer`] is dropped or the test process exits, even
 //! if it is killed.
+
+pub use super::faulty::{Effect, Faults, FaultyBackend, INJECTED, Op};
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};

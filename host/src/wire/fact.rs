@@ -62,8 +62,12 @@ impl FactJson {
 }
 
 fn raw_fact_error(e: serde_json::Error) -> FieldError {
-    if let Some(field) = unknown_field_name(&e.to_string()) {
+    let text = e.to_string();
+    if let Some(field) = quoted_after(&text, "unknown field `") {
         return FieldError::new(field, "unknown field");
+    }
+    if let Some(field) = quoted_after(&text, "duplicate field `") {
+        return FieldError::new(field, "appears more than once");
     }
     match e.classify() {
         serde_json::error::Category::Data => {
@@ -73,9 +77,9 @@ fn raw_fact_error(e: serde_json::Error) -> FieldError {
     }
 }
 
-/// Pulls `foo` out of serde's "unknown field `foo`, expected ...".
-fn unknown_field_name(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
+/// Pulls `foo` out of serde's "unknown field `foo`, expected ..." (or "duplicate field `foo`").
+fn quoted_after(message: &str, prefix: &str) -> Option<String> {
+    let rest = message.strip_prefix(prefix)?;
     Some(rest.split('`').next()?.to_owned())
 }
 
@@ -170,7 +174,77 @@ struct RawFact {
     error_message: Option<Value>,
     occurred_at: Option<Value>,
     duration_ms: Option<Value>,
-    quantities: Option<Value>,
+    quantities: Option<RawQuantities>,
+}
+
+/// `quantities` as written: its entries in order, so a name given twice is
+/// refused (a JSON map would silently keep the last one), or whatever stood
+/// there instead of an object.
+enum RawQuantities {
+    Entries(Vec<(String, Value)>),
+    NotAnObject(Value),
+}
+
+impl<'de> Deserialize<'de> for RawQuantities {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(QuantitiesVisitor)
+    }
+}
+
+struct QuantitiesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for QuantitiesVisitor {
+    type Value = RawQuantities;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object of quantities")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<RawQuantities, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry::<String, Value>()? {
+            entries.push(entry);
+        }
+        Ok(RawQuantities::Entries(entries))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<RawQuantities, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            items.push(item);
+        }
+        Ok(RawQuantities::NotAnObject(Value::Array(items)))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<RawQuantities, E> {
+        Ok(RawQuantities::NotAnObject(Value::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<RawQuantities, E> {
+        Ok(RawQuantities::NotAnObject(Value::from(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<RawQuantities, E> {
+        Ok(RawQuantities::NotAnObject(Value::from(v)))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<RawQuantities, E> {
+        Ok(RawQuantities::NotAnObject(Value::from(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<RawQuantities, E> {
+        Ok(RawQuantities::NotAnObject(Value::from(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<RawQuantities, E> {
+        Ok(RawQuantities::NotAnObject(Value::Null))
+    }
 }
 
 impl TryFrom<RawFact> for FactJson {
@@ -248,19 +322,25 @@ fn time(field: &str, value: Value) -> Result<Millis, FieldError> {
     }
 }
 
-fn quantities(value: Value) -> Result<BTreeMap<String, u64>, FieldError> {
-    let Value::Object(map) = value else {
-        return Err(FieldError::new(
-            "quantities",
-            format!("expected an object like {{\"input_tokens\": 812}}, found {value}"),
-        ));
+fn quantities(raw: RawQuantities) -> Result<BTreeMap<String, u64>, FieldError> {
+    let entries = match raw {
+        RawQuantities::Entries(entries) => entries,
+        RawQuantities::NotAnObject(value) => {
+            return Err(FieldError::new(
+                "quantities",
+                format!("expected an object like {{\"input_tokens\": 812}}, found {value}"),
+            ));
+        }
     };
-    map.into_iter()
-        .map(|(name, v)| {
-            let n = whole(&format!("quantities.{name}"), v)?;
-            Ok((name, n))
-        })
-        .collect()
+    let mut out = BTreeMap::new();
+    for (name, v) in entries {
+        let field = format!("quantities.{name}");
+        let n = whole(&field, v)?;
+        if out.insert(name, n).is_some() {
+            return Err(FieldError::new(field, "appears more than once"));
+        }
+    }
+    Ok(out)
 }
 
 impl From<FactJson> for Fact {
@@ -390,7 +470,7 @@ impl From<UsageError> for ErrorJson {
         match e {
             UsageError::Invalid(InvalidInput { field, message }) => ErrorJson {
                 error: "invalid".to_owned(),
-                field: Some(field.replace('-', "_")),
+                field: Some(wire_field(&field)),
                 message,
             },
             UsageError::Conflict(message) => ErrorJson {
@@ -404,6 +484,16 @@ impl From<UsageError> for ErrorJson {
                 message,
             },
         }
+    }
+}
+
+/// The wire spelling of a contract field: `occurred-at` is `occurred_at`, and
+/// a failure's `outcome.kind`/`outcome.message` sit flat as `error_kind`/`error_message`.
+fn wire_field(field: &str) -> String {
+    match field {
+        "outcome.kind" => "error_kind".to_owned(),
+        "outcome.message" => "error_message".to_owned(),
+        other => other.replace('-', "_"),
     }
 }
 
@@ -536,8 +626,24 @@ mod tests {
             field_of(r#"{"user":"u","service":"s","outcome":"success","quantities":[1]}"#),
             "quantities"
         );
+        assert_eq!(
+            field_of(r#"{"user":"u","service":"s","outcome":"success","quantities":5}"#),
+            "quantities"
+        );
         assert_eq!(field_of("not json"), "json");
         assert_eq!(field_of("[]"), "json");
+    }
+
+    #[test]
+    fn a_name_given_twice_is_refused_not_overwritten() {
+        let e = parse(
+            r#"{"user":"u","service":"s","outcome":"success","quantities":{"images":1,"images":2}}"#,
+        )
+        .expect_err("ambiguous");
+        assert_eq!(e.field, "quantities.images");
+        let e = parse(r#"{"user":"u","user":"v","service":"s","outcome":"success"}"#)
+            .expect_err("ambiguous");
+        assert_eq!(e.field, "user");
     }
 
     #[test]
@@ -572,6 +678,11 @@ mod tests {
             message: "in the future".to_owned(),
         }));
         assert_eq!(e.to_string(), "occurred_at: in the future");
+        let e = ErrorJson::from(UsageError::Invalid(InvalidInput {
+            field: "outcome.kind".to_owned(),
+            message: "reserved".to_owned(),
+        }));
+        assert_eq!(e.field.as_deref(), Some("error_kind"));
         assert_eq!(
             ErrorJson::from(UsageError::Storage("disk full".to_owned())).to_string(),
             "storage: disk full"
