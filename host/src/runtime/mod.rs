@@ -3,6 +3,7 @@
 //! call. A trapped instance is dropped, never reused.
 
 mod engine;
+mod group;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -78,6 +79,8 @@ struct Inner {
     /// One lock per city, serializing this process's writing calls so their
     /// commits do not conflict with each other.
     writers: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Concurrent single records waiting to share a call, per city.
+    groups: group::Groups,
 }
 
 impl Runtime {
@@ -90,6 +93,7 @@ impl Runtime {
                 backend,
                 limits,
                 writers: Mutex::new(HashMap::new()),
+                groups: group::Groups::default(),
             }),
         })
     }
@@ -135,7 +139,18 @@ impl City<'_> {
         &self.name
     }
 
+    /// Records one fact. Concurrent records for this city share one call and
+    /// one commit (see `group.rs`); each still gets its own fact's answer.
     pub fn record(&self, fact: Fact) -> anyhow::Result<Result<Receipt, UsageError>> {
+        self.runtime.inner.groups.record(
+            &self.name,
+            fact,
+            |facts| self.record_batch(facts),
+            |fact| self.record_alone(fact),
+        )
+    }
+
+    fn record_alone(&self, fact: Fact) -> anyhow::Result<Result<Receipt, UsageError>> {
         self.call(Access::Write, "record", Result::is_ok, |u, s| {
             u.downcity_usage_ingest().call_record(s, &fact)
         })
