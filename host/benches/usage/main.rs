@@ -132,10 +132,11 @@ fn main() -> anyhow::Result<()> {
     // The import is the largest load when that is its size; else on its own.
     let imported_in_loads =
         (run("ingest") || run("reads")) && size.loads.contains(&size.import_facts);
-    if run("memory") && !imported_in_loads {
-        if let Some(imported) = memory::run(size, 0x1a2b, scratch.path(), &mut report)? {
-            engines::remove_scratch(&imported.store)?;
-        }
+    if run("memory")
+        && !imported_in_loads
+        && let Some(imported) = memory::run(size, 0x1a2b, scratch.path(), &mut report)?
+    {
+        engines::remove_scratch(&imported.store)?;
     }
     let elapsed = started.elapsed().as_secs_f64();
     report.note(format!("size {}, whole run {elapsed:.0} s", size.name));
