@@ -11,6 +11,7 @@
 
 mod engines;
 mod facts;
+mod footprint;
 mod ingest;
 mod instances;
 mod measure;
@@ -98,7 +99,7 @@ fn options() -> anyhow::Result<Options> {
             "--out" => out = PathBuf::from(value("--out")?),
             "--bench" => {}
             other => anyhow::bail!(
-                "unknown argument {other:?}; use --size smoke|full, --redis URL, --only ingest|reads|instances|memory, --out DIR"
+                "unknown argument {other:?}; use --size smoke|full, --redis URL, --only ingest|footprint|reads|instances|memory, --out DIR"
             ),
         }
     }
@@ -122,6 +123,9 @@ fn main() -> anyhow::Result<()> {
     eprintln!("usage bench, size {}", size.name);
     if run("ingest") {
         ingest::batch_sizes(size, scratch.path(), options.redis.as_deref(), &mut report)?;
+    }
+    if run("ingest") || run("footprint") {
+        footprint::run(size, &mut report)?;
     }
     if run("ingest") || run("reads") {
         ingest::loads(size, scratch.path(), &mut report)?;
