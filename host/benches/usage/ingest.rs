@@ -18,11 +18,11 @@ use crate::sqlite::Sqlite;
 
 const SEED: u64 = 0x5eed;
 
+/// An engine of the comparison: its name, whether it fsyncs every commit, itself.
+type Contender = (&'static str, bool, Box<dyn Engine>);
+
 /// The engines of the batch-size comparison, made fresh for each batch size.
-fn engines(
-    dir: &Path,
-    redis: Option<&str>,
-) -> anyhow::Result<Vec<(&'static str, bool, Box<dyn Engine>)>> {
+fn engines(dir: &Path, redis: Option<&str>) -> anyhow::Result<Vec<Contender>> {
     let redb = |name: &str| -> anyhow::Result<Arc<dyn Backend>> {
         let path = dir.join(name);
         remove_scratch(&path)?;
@@ -36,7 +36,7 @@ fn engines(
     let sqlite_path = dir.join("batch.sqlite");
     remove_scratch(&sqlite_path)?;
     // (name, fsyncs every commit, engine)
-    let mut out: Vec<(&'static str, bool, Box<dyn Engine>)> = vec![
+    let mut out: Vec<Contender> = vec![
         (
             "wasm, memory store",
             false,

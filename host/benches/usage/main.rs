@@ -11,6 +11,7 @@
 
 mod engines;
 mod facts;
+mod footprint;
 mod ingest;
 mod instances;
 mod measure;
@@ -98,7 +99,7 @@ fn options() -> anyhow::Result<Options> {
             "--out" => out = PathBuf::from(value("--out")?),
             "--bench" => {}
             other => anyhow::bail!(
-                "unknown argument {other:?}; use --size smoke|full, --redis URL, --only ingest|reads|instances|memory, --out DIR"
+                "unknown argument {other:?}; use --size smoke|full, --redis URL, --only ingest|footprint|reads|instances|memory, --out DIR"
             ),
         }
     }
@@ -123,6 +124,9 @@ fn main() -> anyhow::Result<()> {
     if run("ingest") {
         ingest::batch_sizes(size, scratch.path(), options.redis.as_deref(), &mut report)?;
     }
+    if run("ingest") || run("footprint") {
+        footprint::run(size, &mut report)?;
+    }
     if run("ingest") || run("reads") {
         ingest::loads(size, scratch.path(), &mut report)?;
     }
@@ -132,10 +136,11 @@ fn main() -> anyhow::Result<()> {
     // The import is the largest load when that is its size; else on its own.
     let imported_in_loads =
         (run("ingest") || run("reads")) && size.loads.contains(&size.import_facts);
-    if run("memory") && !imported_in_loads {
-        if let Some(imported) = memory::run(size, 0x1a2b, scratch.path(), &mut report)? {
-            engines::remove_scratch(&imported.store)?;
-        }
+    if run("memory")
+        && !imported_in_loads
+        && let Some(imported) = memory::run(size, 0x1a2b, scratch.path(), &mut report)?
+    {
+        engines::remove_scratch(&imported.store)?;
     }
     let elapsed = started.elapsed().as_secs_f64();
     report.note(format!("size {}, whole run {elapsed:.0} s", size.name));

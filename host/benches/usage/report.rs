@@ -113,8 +113,12 @@ impl Report {
     /// One Markdown table per section, then the targets.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
-        let mut sections: Vec<&str> = self.rows.iter().map(|r| r.section).collect();
-        sections.dedup();
+        let mut sections: Vec<&str> = Vec::new();
+        for r in &self.rows {
+            if !sections.contains(&r.section) {
+                sections.push(r.section);
+            }
+        }
         for section in sections {
             let _ = writeln!(
                 out,
@@ -190,7 +194,7 @@ pub fn fmt(v: f64) -> String {
         let digits = n.abs().to_string();
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);
