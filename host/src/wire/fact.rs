@@ -51,6 +51,12 @@ impl FactJson {
         let raw: RawFact = serde_json::from_str(text).map_err(|e| {
             let text = e.to_string();
             if let Some(field) = quoted_after(&text, "unknown field `") {
+                if field.is_empty() {
+                    return FieldError::new(
+                        "json",
+                        "a field with an empty name is not a fact field",
+                    );
+                }
                 return FieldError::new(field, "unknown field");
             }
             if let Some(field) = quoted_after(&text, "duplicate field `") {
@@ -604,6 +610,15 @@ mod tests {
         );
         assert_eq!(field_of("not json"), "json");
         assert_eq!(field_of("[]"), "json");
+    }
+
+    #[test]
+    fn an_empty_field_name_is_still_a_named_error() {
+        // Found by the fact_json fuzz target: the error named the field "".
+        let e = parse(r#"{"":"id","user":"u","service":"s","outcome":"success"}"#)
+            .expect_err("unknown field");
+        assert_eq!(e.field, "json");
+        assert!(!e.message.is_empty());
     }
 
     #[test]
