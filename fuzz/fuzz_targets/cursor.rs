@@ -56,6 +56,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(cursor::decode(&own, &q).ok(), Some(index));
     let other = query(a.wrapping_add(1), *b);
     if other != q {
-        assert!(cursor::decode(&own, &other).is_err(), "{own} fits {other:?}");
+        assert!(
+            cursor::decode(&own, &other).is_err(),
+            "{own} fits {other:?}"
+        );
     }
 });

@@ -638,6 +638,22 @@ mod tests {
     }
 
     #[test]
+    fn rows_split_by_a_bare_cr_share_a_line_and_are_each_counted() {
+        // Found by the import fuzz target: CSV rows on one line, split by a bare CR.
+        let source = Source {
+            name: "f.csv".to_owned(),
+            len: None,
+            reader: Box::new(&b"user,service,outcome\nu,s\rv,s\nw,s,success\n"[..]),
+        };
+        let city = KeepAll::default();
+        let report =
+            import(&city, source, &Options::default(), &ProgressBar::hidden()).expect("imports");
+        assert_eq!((report.rows, report.imported, report.rejected), (3, 1, 2));
+        let lines: Vec<u64> = report.rejections.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 2]);
+    }
+
+    #[test]
     fn service_and_user_flags_are_refused_outside_azure() {
         let source = Source {
             name: "facts.jsonl".to_owned(),

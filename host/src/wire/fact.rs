@@ -64,6 +64,9 @@ impl FactJson {
 fn raw_fact_error(e: serde_json::Error) -> FieldError {
     let text = e.to_string();
     if let Some(field) = quoted_after(&text, "unknown field `") {
+        if field.is_empty() {
+            return FieldError::new("json", "a field with an empty name is not a fact field");
+        }
         return FieldError::new(field, "unknown field");
     }
     if let Some(field) = quoted_after(&text, "duplicate field `") {
@@ -632,6 +635,15 @@ mod tests {
         );
         assert_eq!(field_of("not json"), "json");
         assert_eq!(field_of("[]"), "json");
+    }
+
+    #[test]
+    fn an_empty_field_name_is_still_a_named_error() {
+        // Found by the fact_json fuzz target: the error named the field "".
+        let e = parse(r#"{"":"id","user":"u","service":"s","outcome":"success"}"#)
+            .expect_err("unknown field");
+        assert_eq!(e.field, "json");
+        assert!(!e.message.is_empty());
     }
 
     #[test]
