@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::{Value, json};
+use usage_host::server::HttpLimits;
 
 use super::{Case, GOOD_JSONL, Via, assert_distinct_names, fact_with, long, path, run, seeded_dir};
 use crate::audit::{difference, dump_dir};
@@ -50,8 +51,6 @@ const MAX_QUANTITY: u64 = (1 << 53) - 1;
 /// The server's body limit in these rows, so an oversized body stays small.
 const MAX_BODY: &str = "64KiB";
 const MAX_BODY_BYTES: usize = 64 << 10;
-/// The server's batch limit (`HttpLimits::default().max_batch`).
-const MAX_BATCH: usize = 10_000;
 
 fn request(
     name: &'static str,
@@ -138,7 +137,8 @@ fn seed_full_city(data_dir: &Path) {
 fn post_cases() -> Vec<Case> {
     let too_many: Vec<String> = (0..33).map(|i| format!(r#""q{i}":1"#)).collect();
     let over_limit = fact_with(&format!(r#""model":"{}""#, long(MAX_BODY_BYTES + 1024)));
-    let oversized_batch = format!("[{}]", vec!["{}"; MAX_BATCH + 1].join(","));
+    let max_batch = HttpLimits::default().max_batch;
+    let oversized_batch = format!("[{}]", vec!["{}"; max_batch + 1].join(","));
     assert!(
         oversized_batch.len() < MAX_BODY_BYTES,
         "413 for the count, not the size"
@@ -500,7 +500,8 @@ fn read_cases(op: &Client) -> Vec<Case> {
 fn token_cases() -> Vec<Case> {
     let ana = issue_token(CITY, "ana");
     let exp = now_secs() + 3600;
-    let claims = |sub: &str, city: &str, exp: u64| json!({"sub": sub, "city": city, "aud": "usage", "iat": now_secs().saturating_sub(7200), "exp": exp});
+    let iat = now_secs().saturating_sub(7200);
+    let claims = |sub: &str, city: &str, exp: u64| json!({"sub": sub, "city": city, "aud": "usage", "iat": iat, "exp": exp});
     // The payload of a real token swapped for bo's, the signature kept.
     let mut parts: Vec<String> = ana.split('.').map(str::to_owned).collect();
     assert_eq!(parts.len(), 3, "a JWT");
@@ -513,7 +514,8 @@ fn token_cases() -> Vec<Case> {
     );
     let unusable_city = signed(&claims("ana", "no spaces", exp), SECRET);
     let user = |t: &str| Token::Bearer(t.to_owned());
-    let good = GOOD_JSONL[1];
+    // Valid and not yet stored: were it let through, the store would change.
+    let good = r#"{"id":"fresh","user":"u","service":"s","outcome":"success"}"#;
     let me = |name, query: &str, field| get(name, &format!("/v1/me?{query}"), field);
     vec![
         with_token(
