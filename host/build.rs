@@ -11,6 +11,9 @@ use std::process::Command;
 const GUEST: &str = "usage-guest";
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "guest";
+/// A guest built elsewhere, embedded instead of building one: for toolchains
+/// without the wasm target, e.g. the nightly that `cargo +nightly fuzz` uses.
+const PREBUILT: &str = "USAGE_GUEST_WASM_PREBUILT";
 
 fn main() {
     if let Err(message) = run() {
@@ -33,6 +36,17 @@ fn run() -> Result<(), String> {
         "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+
+    println!("cargo:rerun-if-env-changed={PREBUILT}");
+    if let Some(prebuilt) = env::var_os(PREBUILT).filter(|p| !p.is_empty()) {
+        let prebuilt = PathBuf::from(prebuilt);
+        if !prebuilt.is_file() {
+            return Err(format!("{PREBUILT}={} is not a file", prebuilt.display()));
+        }
+        println!("cargo:rerun-if-changed={}", prebuilt.display());
+        println!("cargo:rustc-env=USAGE_GUEST_WASM={}", prebuilt.display());
+        return Ok(());
     }
 
     let target_dir = PathBuf::from(var("OUT_DIR")?).join("guest-target");

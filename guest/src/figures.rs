@@ -2,6 +2,7 @@
 //! (`calls successes failures duration_ms[ name=sum]*`, decimal ASCII).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use crate::model::{Event, Figures, Quantity};
 
@@ -32,16 +33,22 @@ impl Tally {
 
     /// Adds `other` in place; on overflow names the figure and changes nothing.
     pub fn try_add(&mut self, other: &Tally) -> Result<(), String> {
-        let mut sum = self.clone();
-        sum.calls = add(self.calls, other.calls, "calls")?;
-        sum.successes = add(self.successes, other.successes, "successes")?;
-        sum.failures = add(self.failures, other.failures, "failures")?;
-        sum.duration_ms = add(self.duration_ms, other.duration_ms, "duration-ms")?;
+        self.check_add(other)?;
+        self.merge(other); // cannot saturate: checked above
+        Ok(())
+    }
+
+    /// Whether [`Tally::try_add`] of `other` would succeed, without changing
+    /// anything (and without allocating: it runs for every counter of every fact).
+    pub fn check_add(&self, other: &Tally) -> Result<(), String> {
+        add(self.calls, other.calls, "calls")?;
+        add(self.successes, other.successes, "successes")?;
+        add(self.failures, other.failures, "failures")?;
+        add(self.duration_ms, other.duration_ms, "duration-ms")?;
         for (name, value) in &other.quantities {
-            let slot = sum.quantities.entry(name.clone()).or_insert(0);
-            *slot = add(*slot, *value, name)?;
+            let current = self.quantities.get(name).copied().unwrap_or(0);
+            add(current, *value, name)?;
         }
-        *self = sum;
         Ok(())
     }
 
@@ -53,8 +60,12 @@ impl Tally {
         self.failures = self.failures.saturating_add(other.failures);
         self.duration_ms = self.duration_ms.saturating_add(other.duration_ms);
         for (name, value) in &other.quantities {
-            let slot = self.quantities.entry(name.clone()).or_insert(0);
-            *slot = slot.saturating_add(*value);
+            match self.quantities.get_mut(name) {
+                Some(slot) => *slot = slot.saturating_add(*value),
+                None => {
+                    self.quantities.insert(name.clone(), *value);
+                }
+            }
         }
     }
 
@@ -64,7 +75,7 @@ impl Tally {
             self.calls, self.successes, self.failures, self.duration_ms
         );
         for (name, value) in &self.quantities {
-            text.push_str(&format!(" {name}={value}"));
+            let _ = write!(text, " {name}={value}");
         }
         text.into_bytes()
     }

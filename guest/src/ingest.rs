@@ -153,12 +153,11 @@ fn store_new<K: Kv + ?Sized>(
         .iter()
         .map(|f| StoredEvent::from_fact(f, 0, cx.city, cx.now))
         .collect();
-    let events: Vec<_> = drafts.iter().map(|d| d.event.clone()).collect();
-    let mut rollup = Rollup::load(cx.kv, &events)?;
-    let verdicts: Vec<Result<(), String>> = events
+    let mut rollup = Rollup::load(cx.kv, drafts.iter().map(|d| &d.event))?;
+    let verdicts: Vec<Result<(), String>> = drafts
         .iter()
         .enumerate()
-        .map(|(i, e)| rollup.add(i, e))
+        .map(|(i, d)| rollup.add(i, &d.event))
         .collect();
     let accepted = verdicts.iter().filter(|v| v.is_ok()).count() as u64;
     let mut writes = WriteSet::default();

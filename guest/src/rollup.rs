@@ -12,39 +12,37 @@ use crate::layout::{self, List, Tuple};
 use crate::lists::WriteSet;
 use crate::model::Event;
 
-/// The counters one event touches.
+/// The counters one event touches. Lists are named only when an entry is
+/// appended (rare next to the lookups), so they are not built per fact.
 struct Touches {
-    /// (figures key, list that enumerates it, list entry)
-    figures: Vec<(String, List, Vec<u8>)>,
-    /// (active-user marker key, active-users list)
-    markers: Vec<(String, List)>,
+    /// (figures key, its cell, whether it is the user's figure or the cell's)
+    figures: Vec<(String, Cell, bool)>,
+    /// (active-user marker key, its cell)
+    markers: Vec<(String, Cell)>,
+    /// The encoded tuple: the entry of the tuple lists.
+    tuple: String,
     hour: u64,
 }
 
 fn touches(e: &Event) -> Touches {
-    let tuple = Tuple::of_event(e);
-    let encoded = tuple.encode().into_bytes();
+    let tuple = Tuple::of_event(e).encode();
+    let user = layout::esc(&e.user);
     let mut figures = Vec::with_capacity(8);
     let mut markers = Vec::with_capacity(4);
     for cell in Cell::containing(e.occurred_at) {
+        let cell_key = cell.key();
+        figures.push((layout::cell_figures_of(&cell_key, &tuple), cell, false));
         figures.push((
-            layout::cell_figures(cell, &tuple),
-            List::cell_tuples(cell),
-            encoded.clone(),
+            layout::user_cell_figures_of(&user, &cell_key, &tuple),
+            cell,
+            true,
         ));
-        figures.push((
-            layout::user_cell_figures(&e.user, cell, &tuple),
-            List::user_cell_tuples(&e.user, cell),
-            encoded.clone(),
-        ));
-        markers.push((
-            layout::active_marker(cell, &e.user),
-            List::active_users(cell),
-        ));
+        markers.push((layout::active_marker_of(&cell_key, &user), cell));
     }
     Touches {
         figures,
         markers,
+        tuple,
         hour: e.occurred_at / HOUR_MS,
     }
 }
@@ -63,24 +61,30 @@ pub struct Rollup {
 
 impl Rollup {
     /// Reads, in one `get-many`, every counter the events will touch.
-    pub fn load<K: Kv + ?Sized>(kv: &K, events: &[Event]) -> KvResult<Rollup> {
-        let pending: Vec<Touches> = events.iter().map(touches).collect();
+    pub fn load<'e, K: Kv + ?Sized>(
+        kv: &K,
+        events: impl IntoIterator<Item = &'e Event>,
+    ) -> KvResult<Rollup> {
+        let pending: Vec<Touches> = events.into_iter().map(touches).collect();
         let mut keys: Vec<String> = Vec::new();
-        let mut seen = HashSet::new();
-        for t in &pending {
-            let names = t
-                .figures
-                .iter()
-                .map(|f| &f.0)
-                .chain(t.markers.iter().map(|m| &m.0));
-            for key in names {
-                if seen.insert(key.clone()) {
-                    keys.push(key.clone());
+        {
+            let mut seen: HashSet<&str> = HashSet::new();
+            for t in &pending {
+                let names = t
+                    .figures
+                    .iter()
+                    .map(|f| &f.0)
+                    .chain(t.markers.iter().map(|m| &m.0));
+                for key in names {
+                    if seen.insert(key) {
+                        keys.push(key.clone());
+                    }
                 }
             }
         }
         keys.push(layout::SPAN.to_owned());
         let mut values = kv.get_many(&keys)?;
+        keys.pop();
         let span = values.pop().flatten().and_then(|v| parse_span(&v));
         let mut figures = HashMap::new();
         let mut markers = HashMap::new();
@@ -111,26 +115,30 @@ impl Rollup {
         let t = &self.pending[i];
         for (key, _, _) in &t.figures {
             if let Some((_, current)) = self.figures.get(key) {
-                current.clone().try_add(&tally)?;
+                current.check_add(&tally)?;
             }
         }
-        for (key, list, entry) in &t.figures {
+        for (key, cell, by_user) in &t.figures {
             if let Some((stored, current)) = self.figures.get_mut(key) {
                 if current.calls == 0 && stored.is_none() {
-                    self.new_entries.push((list.clone(), entry.clone()));
+                    let list = if *by_user {
+                        List::user_cell_tuples(&e.user, *cell)
+                    } else {
+                        List::cell_tuples(*cell)
+                    };
+                    self.new_entries.push((list, t.tuple.as_bytes().to_vec()));
                 }
-                // Checked above.
-                let _ = current.try_add(&tally);
+                current.merge(&tally); // checked above: cannot saturate
             }
         }
-        for (key, list) in &t.markers {
+        for (key, cell) in &t.markers {
             if let Some(present) = self.markers.get_mut(key)
                 && !*present
             {
                 *present = true;
                 self.new_markers.insert(key.clone());
                 self.new_entries
-                    .push((list.clone(), e.user.as_bytes().to_vec()));
+                    .push((List::active_users(*cell), e.user.as_bytes().to_vec()));
             }
         }
         self.span = Some(match self.span {

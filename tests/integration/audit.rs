@@ -45,13 +45,13 @@ pub fn difference(before: &Dump, after: &Dump) -> Option<String> {
         .map(|(city, key)| {
             format!(
                 "city {city:?} key {key:?}: {:?} -> {:?}",
-                before.get(&(city.clone(), key.clone())).map(lossy),
-                after.get(&(city.clone(), key.clone())).map(lossy)
+                before.get(&(city.clone(), key.clone())).map(|v| lossy(v)),
+                after.get(&(city.clone(), key.clone())).map(|v| lossy(v))
             )
         })
 }
 
-fn lossy(bytes: &Vec<u8>) -> String {
+fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

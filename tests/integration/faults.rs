@@ -97,6 +97,9 @@ fn assert_storage_failure<T: std::fmt::Debug>(answer: anyhow::Result<Result<T, U
     }
 }
 
+/// A query call that answers its storage failure, if any.
+type QueryCall<'a> = Box<dyn Fn() -> Option<String> + 'a>;
+
 /// The storage failure a call answered, if it answered one (else `None`).
 fn failure_of<T: std::fmt::Debug>(answer: anyhow::Result<Result<T, UsageError>>) -> Option<String> {
     match answer {
@@ -289,7 +292,7 @@ fn failed_reads_of_queries_answer_storage_errors_then_the_same_answer() {
         let page = api.events(CITY, events_q.clone()).expect("events");
         let me = api.me(CITY, "user-0", m::MeQuery::default()).expect("me");
         let before = f.dump();
-        let calls: [(&str, Box<dyn Fn() -> Option<String>>); 3] = [
+        let calls: [(&str, QueryCall<'_>); 3] = [
             (
                 "summary",
                 Box::new(|| {

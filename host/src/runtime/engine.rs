@@ -175,6 +175,46 @@ impl Shared {
     ) -> anyhow::Result<(R, CallTxn)> {
         let _slot = self.slots.acquire();
         let txn = CallTxn::begin(backend.clone(), city)?;
+        let (mut store, stderr) = self.new_store(txn, city, limits);
+        let result = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|usage| invoke(&usage, &mut store));
+        match result {
+            Ok(answer) => Ok((answer, store.into_data().txn)),
+            Err(err) => Err(call_failed(err, &store, limits, &stderr)),
+        }
+    }
+
+    /// An instance for `city` kept for many calls (see [`Warm::run`]); it
+    /// holds one slot of the pool until dropped.
+    pub(super) fn warm(
+        &'static self,
+        backend: &Arc<dyn Backend>,
+        city: &str,
+        limits: &Limits,
+    ) -> anyhow::Result<Warm> {
+        let slot = self.slots.acquire();
+        let txn = CallTxn::idle(backend.clone(), city);
+        let (mut store, stderr) = self.new_store(txn, city, limits);
+        let usage = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|err| explain_trap(err, limits.deadline, &stderr))?;
+        Ok(Warm {
+            store,
+            usage,
+            stderr,
+            _slot: slot,
+        })
+    }
+
+    fn new_store(
+        &self,
+        txn: CallTxn,
+        city: &str,
+        limits: &Limits,
+    ) -> (Store<CallState>, MemoryOutputPipe) {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let wasi = WasiCtx::builder()
             .env("USAGE_CITY", city)
@@ -195,25 +235,55 @@ impl Shared {
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(ticks(limits.deadline));
         store.epoch_deadline_trap();
+        (store, stderr)
+    }
+}
 
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|usage| invoke(&usage, &mut store));
-        match result {
-            Ok(answer) => Ok((answer, store.into_data().txn)),
-            Err(err) => {
-                let mut err = explain_trap(err, limits.deadline, &stderr);
-                if store.data().limits.refused {
-                    err = err.context(format!(
-                        "the call needed more than its memory cap of {} bytes",
-                        limits.memory_bytes
-                    ));
-                }
-                Err(err)
-            }
+/// A kept instance of one city: each call gets its own transaction and
+/// deadline; between calls it holds an idle transaction that reaches nothing.
+/// After a trap it must be dropped (the caller does).
+pub(super) struct Warm {
+    store: Store<CallState>,
+    usage: Usage,
+    stderr: MemoryOutputPipe,
+    _slot: Slot<'static>,
+}
+
+impl Warm {
+    /// One call of `invoke` in this instance; returns the answer and the
+    /// call's uncommitted transaction, like [`Shared::run`].
+    pub(super) fn run<R>(
+        &mut self,
+        backend: &Arc<dyn Backend>,
+        city: &str,
+        limits: &Limits,
+        invoke: &impl Fn(&Usage, &mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> anyhow::Result<(R, CallTxn)> {
+        self.store.data_mut().txn = CallTxn::begin(backend.clone(), city)?;
+        self.store.set_epoch_deadline(ticks(limits.deadline));
+        match invoke(&self.usage, &mut self.store) {
+            Ok(answer) => Ok((answer, self.store.data_mut().txn.take())),
+            Err(err) => Err(call_failed(err, &self.store, limits, &self.stderr)),
         }
     }
+}
+
+/// Explains a failed call: a trap (deadline, guest panic), naming the memory
+/// cap when a refused memory growth is what stopped it.
+fn call_failed(
+    err: wasmtime::Error,
+    store: &Store<CallState>,
+    limits: &Limits,
+    stderr: &MemoryOutputPipe,
+) -> anyhow::Error {
+    let err = explain_trap(err, limits.deadline, stderr);
+    if store.data().limits.refused {
+        return err.context(format!(
+            "the call needed more than its memory cap of {} bytes",
+            limits.memory_bytes
+        ));
+    }
+    err
 }
 
 fn ticks(deadline: Duration) -> u64 {

@@ -3,6 +3,7 @@
 //! call. A trapped instance is dropped, never reused.
 
 mod engine;
+mod group;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,7 +16,7 @@ use crate::bindings::{
     EventPage, EventsQuery, Fact, MeQuery, Receipt, Settings, SummaryQuery, Usage, UsageError,
     UsageReport, UsageSummary,
 };
-use crate::store::{Backend, StoreError};
+use crate::store::{Backend, CallTxn, StoreError};
 use engine::{CallState, Shared};
 
 /// Attempts of one call when its commit conflicts with another writer.
@@ -78,6 +79,8 @@ struct Inner {
     /// One lock per city, serializing this process's writing calls so their
     /// commits do not conflict with each other.
     writers: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Concurrent single records waiting to share a call, per city.
+    groups: group::Groups,
 }
 
 impl Runtime {
@@ -90,6 +93,7 @@ impl Runtime {
                 backend,
                 limits,
                 writers: Mutex::new(HashMap::new()),
+                groups: group::Groups::default(),
             }),
         })
     }
@@ -135,7 +139,18 @@ impl City<'_> {
         &self.name
     }
 
+    /// Records one fact. Concurrent records for this city share one call and
+    /// one commit (see `group.rs`); each still gets its own fact's answer.
     pub fn record(&self, fact: Fact) -> anyhow::Result<Result<Receipt, UsageError>> {
+        self.runtime.inner.groups.record(
+            &self.name,
+            fact,
+            |facts| self.record_batch(facts),
+            |fact| self.record_alone(fact),
+        )
+    }
+
+    fn record_alone(&self, fact: Fact) -> anyhow::Result<Result<Receipt, UsageError>> {
         self.call(Access::Write, "record", Result::is_ok, |u, s| {
             u.downcity_usage_ingest().call_record(s, &fact)
         })
@@ -193,38 +208,123 @@ impl City<'_> {
         commit_if: impl Fn(&R) -> bool,
         invoke: impl Fn(&Usage, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> anyhow::Result<R> {
-        let lock = match access {
-            Access::Write => Some(self.runtime.writer_lock(&self.name)),
-            Access::Read => None,
-        };
-        let _guard = lock
-            .as_ref()
-            .map(|l| l.lock().unwrap_or_else(PoisonError::into_inner));
-        let context = || format!("city {}: {export}", self.name);
-        for _ in 0..MAX_ATTEMPTS {
-            let inner = &self.runtime.inner;
-            let (answer, txn) = inner
+        let inner = &self.runtime.inner;
+        let attempt = || {
+            inner
                 .shared
                 .run(&inner.backend, &self.name, &inner.limits, &invoke)
-                .with_context(context)?;
-            if !commit_if(&answer) {
-                return Ok(answer); // the overlay is dropped: nothing was written
-            }
-            match txn.commit() {
-                Ok(_) => return Ok(answer),
-                Err(StoreError::Conflict) => std::thread::yield_now(),
-                Err(err) => {
-                    return Err(anyhow::Error::new(err))
-                        .context("the call's writes were not stored")
-                        .with_context(context);
-                }
-            }
-        }
-        anyhow::bail!(
-            "{}: gave up after {MAX_ATTEMPTS} attempts conflicting with other writers",
-            context()
+        };
+        commit_call(self.runtime, &self.name, access, export, commit_if, attempt)
+    }
+}
+
+/// One city's kept instance: its calls run one after another in the same
+/// instance, each still its own transaction and atomic commit, saving the
+/// instantiation of [`City`]. It holds a slot of the instance pool while it
+/// lives; after a trap the instance is dropped and the next call makes a new one.
+pub struct WarmCity<'a> {
+    runtime: &'a Runtime,
+    name: String,
+    instance: Option<engine::Warm>,
+}
+
+impl Runtime {
+    /// A kept instance of one city; fails if the name is not a valid city name.
+    pub fn warm_city(&self, name: &str) -> anyhow::Result<WarmCity<'_>> {
+        validate_city_name(name)?;
+        Ok(WarmCity {
+            runtime: self,
+            name: name.to_owned(),
+            instance: None,
+        })
+    }
+}
+
+impl WarmCity<'_> {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn record(&mut self, fact: Fact) -> anyhow::Result<Result<Receipt, UsageError>> {
+        self.call("record", Result::is_ok, |u, s| {
+            u.downcity_usage_ingest().call_record(s, &fact)
+        })
+    }
+
+    /// One result per fact, in order; the whole batch commits at once.
+    pub fn record_batch(
+        &mut self,
+        facts: Vec<Fact>,
+    ) -> anyhow::Result<Vec<Result<Receipt, UsageError>>> {
+        self.call(
+            "record-batch",
+            |_| true,
+            |u, s| u.downcity_usage_ingest().call_record_batch(s, &facts),
         )
     }
+
+    fn call<R>(
+        &mut self,
+        export: &str,
+        commit_if: impl Fn(&R) -> bool,
+        invoke: impl Fn(&Usage, &mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> anyhow::Result<R> {
+        let runtime = self.runtime;
+        let inner = &runtime.inner;
+        let name = &self.name;
+        let slot = &mut self.instance;
+        let attempt = || {
+            let instance = match slot {
+                Some(instance) => instance,
+                None => slot.insert(inner.shared.warm(&inner.backend, name, &inner.limits)?),
+            };
+            let result = instance.run(&inner.backend, name, &inner.limits, &invoke);
+            if result.is_err() {
+                *slot = None; // a trapped instance is never entered again
+            }
+            result
+        };
+        commit_call(runtime, name, Access::Write, export, commit_if, attempt)
+    }
+}
+
+/// Runs one call by `attempt` and commits its writes if `commit_if` approves
+/// the answer; reruns it when the commit conflicts with another writer.
+fn commit_call<R>(
+    runtime: &Runtime,
+    city: &str,
+    access: Access,
+    export: &str,
+    commit_if: impl Fn(&R) -> bool,
+    mut attempt: impl FnMut() -> anyhow::Result<(R, CallTxn)>,
+) -> anyhow::Result<R> {
+    let lock = match access {
+        Access::Write => Some(runtime.writer_lock(city)),
+        Access::Read => None,
+    };
+    let _guard = lock
+        .as_ref()
+        .map(|l| l.lock().unwrap_or_else(PoisonError::into_inner));
+    let context = || format!("city {city}: {export}");
+    for _ in 0..MAX_ATTEMPTS {
+        let (answer, txn) = attempt().with_context(context)?;
+        if !commit_if(&answer) {
+            return Ok(answer); // the overlay is dropped: nothing was written
+        }
+        match txn.commit() {
+            Ok(_) => return Ok(answer),
+            Err(StoreError::Conflict) => std::thread::yield_now(),
+            Err(err) => {
+                return Err(anyhow::Error::new(err))
+                    .context("the call's writes were not stored")
+                    .with_context(context);
+            }
+        }
+    }
+    anyhow::bail!(
+        "{}: gave up after {MAX_ATTEMPTS} attempts conflicting with other writers",
+        context()
+    )
 }
 
 #[derive(Clone, Copy)]

@@ -346,3 +346,47 @@ fn a_call_past_its_deadline_traps_and_writes_nothing() -> anyhow::Result<()> {
     assert!(backend.cities()?.is_empty());
     Ok(())
 }
+
+#[test]
+fn a_warm_city_commits_each_call_and_sees_its_earlier_ones() -> anyhow::Result<()> {
+    let backend = Arc::new(Faulty::new());
+    let runtime = Runtime::new(backend.clone(), Limits::default())?;
+    let mut warm = runtime.warm_city("c")?;
+    let first = warm.record(fact("u", Some("a")))?.answer()?;
+    let again = warm.record(fact("u", Some("a")))?.answer()?;
+    assert_eq!(again.status, ReceiptStatus::Duplicate);
+    assert_eq!(again.position, first.position);
+    let batch = warm.record_batch(vec![fact("v", None), fact("w", None)])?;
+    assert!(batch.iter().all(Result::is_ok));
+    // Every writing call committed on its own; the duplicate wrote nothing.
+    assert_eq!(backend.commits.load(Ordering::SeqCst), 2);
+    assert_eq!(event_count(&runtime, "c")?, 3);
+
+    backend.conflicts_left.store(2, Ordering::SeqCst);
+    warm.record(fact("x", None))?.answer()?;
+    assert_eq!(backend.commits.load(Ordering::SeqCst), 5);
+    assert_eq!(event_count(&runtime, "c")?, 4);
+    Ok(())
+}
+
+#[test]
+fn a_warm_city_replaces_a_trapped_instance() -> anyhow::Result<()> {
+    let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    // Room for a small call, not for a batch of 10,000 long-named facts.
+    let cramped = Limits {
+        memory_bytes: 8 << 20,
+        ..Limits::default()
+    };
+    let runtime = Runtime::new(backend.clone(), cramped)?;
+    let mut warm = runtime.warm_city("c")?;
+    let long = "u".repeat(120);
+    let facts: Vec<Fact> = (0..10_000)
+        .map(|i| fact(&format!("{long}{i}"), None))
+        .collect();
+    warm.record_batch(facts).expect_err("out of memory");
+    assert!(backend.cities()?.is_empty());
+    // The next call runs in a new instance (entering the trapped one would fail).
+    warm.record(fact("u", None))?.answer()?;
+    assert_eq!(event_count(&runtime, "c")?, 1);
+    Ok(())
+}

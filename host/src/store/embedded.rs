@@ -15,6 +15,11 @@ use redb::{
 use super::namespace::Namespace;
 use super::{Backend, ReadSet, Snapshot, StoreError, Write, WriteSet, validate};
 
+/// redb's page cache. Its default (1 GiB) made a long import's resident memory
+/// grow past a gigabyte; the hot part of the layout (recent cells, lists) is
+/// far smaller.
+const CACHE_BYTES: usize = 128 << 20;
+
 const KV: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
 const CITIES: TableDefinition<&str, ()> = TableDefinition::new("cities");
 
@@ -31,13 +36,16 @@ impl RedbBackend {
                 StoreError::Backend(format!("cannot create directory {}: {e}", dir.display()))
             })?;
         }
-        let db = Database::create(path).map_err(|e| match e {
-            DatabaseError::DatabaseAlreadyOpen => StoreError::Backend(format!(
-                "{} is already in use (by another process or store handle)",
-                path.display()
-            )),
-            e => StoreError::Backend(format!("cannot open {}: {e}", path.display())),
-        })?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| match e {
+                DatabaseError::DatabaseAlreadyOpen => StoreError::Backend(format!(
+                    "{} is already in use (by another process or store handle)",
+                    path.display()
+                )),
+                e => StoreError::Backend(format!("cannot open {}: {e}", path.display())),
+            })?;
         // Create both tables up front so read transactions always find them.
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(KV).map_err(backend)?;

@@ -34,6 +34,25 @@ impl CallTxn {
         })
     }
 
+    /// A transaction that sees nothing and commits nothing: what a kept
+    /// instance holds between its calls, so no call can reach the store then.
+    pub fn idle(backend: Arc<dyn Backend>, city: &str) -> Self {
+        Self {
+            backend,
+            city: city.to_owned(),
+            snapshot: Box::new(Idle),
+            reads: ReadSet::default(),
+            writes: WriteSet::new(),
+            failure: None,
+        }
+    }
+
+    /// Hands over this transaction and leaves an idle one in its place.
+    pub fn take(&mut self) -> CallTxn {
+        let idle = CallTxn::idle(self.backend.clone(), &self.city);
+        std::mem::replace(self, idle)
+    }
+
     pub fn city(&self) -> &str {
         &self.city
     }
@@ -186,6 +205,23 @@ impl CallTxn {
         }
         result
     }
+}
+
+/// The snapshot of an idle transaction: every read fails.
+struct Idle;
+
+impl Snapshot for Idle {
+    fn get(&self, _key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(idle_error())
+    }
+
+    fn keys(&self) -> Result<BTreeSet<String>, StoreError> {
+        Err(idle_error())
+    }
+}
+
+fn idle_error() -> StoreError {
+    StoreError::Backend("no call is in progress on this instance".to_owned())
 }
 
 /// Counters are decimal ASCII, as wasmtime's own store and Redis keep them.
