@@ -7,8 +7,10 @@
 //!   good rows around it are still processed (they were imported beforehand,
 //!   so they come back as duplicates and the store stays unchanged).
 //!
-//! HTTP rows go in a third `Via` variant once the server is merged: request in,
-//! expected 4xx with the JSON error shape naming the field.
+//! - HTTP: a 4xx with the JSON error shape `{error:{code,message,field?}}`
+//!   naming the field (or, for refused access and conflicts, the code); these
+//!   rows run against one `usage serve` (see `http_rows` for how the store is
+//!   shown unchanged while a server holds it).
 //!
 //! Every failing row is collected, so one run lists all of them.
 
@@ -23,6 +25,7 @@ use usage_host::store::MemoryBackend;
 
 use crate::audit::{assert_unchanged, difference, dump, dump_dir};
 use crate::host_api::HostApi;
+use crate::http_support::Server;
 use crate::util::{usage, usage_json};
 
 /// How one bad input reaches the product.
@@ -35,7 +38,11 @@ enum Via {
     },
     /// One bad row between the two good rows of `format`, imported with `usage import`.
     ImportRow { format: RowFormat, row: Vec<u8> },
+    /// One request to `usage serve`, answered with its 4xx.
+    Http(http_rows::Request),
 }
+
+mod http_rows;
 
 #[derive(Clone, Copy)]
 enum RowFormat {
@@ -656,9 +663,13 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("UTF-8 temp path")
 }
 
-/// Runs one case; `Err` says how it failed.
-fn run(case: &Case, data_dir: &Path) -> Result<(), String> {
+/// Runs one case (HTTP cases against `server`); `Err` says how it failed.
+fn run(case: &Case, data_dir: &Path, server: Option<&Server>) -> Result<(), String> {
     match &case.via {
+        Via::Http(request) => {
+            let server = server.ok_or("an HTTP row needs a running server")?;
+            http_rows::check(request, case.field, server)
+        }
         Via::Cli { args, file, stdin } => {
             let file_path = data_dir.join("case-input");
             if let Some(bytes) = file {
@@ -767,17 +778,13 @@ fn run_table(cases: Vec<Case>, extra: impl Fn(&Path) -> Vec<Case>) -> usize {
     let dir = seeded_dir();
     let mut cases = cases;
     cases.extend(extra(dir.path()));
-    let mut names: Vec<&str> = cases.iter().map(|c| c.name).collect();
-    names.sort_unstable();
-    let before_dedup = names.len();
-    names.dedup();
-    assert_eq!(names.len(), before_dedup, "case names must be distinct");
+    assert_distinct_names(&cases);
 
     let mut failures = Vec::new();
     for case in &cases {
         let before = dump_dir(dir.path());
         assert!(!before.is_empty(), "the seeded store is not empty");
-        let result = run(case, dir.path());
+        let result = run(case, dir.path(), None);
         let after = dump_dir(dir.path());
         let result = result.and_then(|()| match difference(&before, &after) {
             Some(diff) => Err(format!("changed the store: {diff}")),
@@ -796,6 +803,15 @@ fn run_table(cases: Vec<Case>, extra: impl Fn(&Path) -> Vec<Case>) -> usize {
     );
     eprintln!("bad inputs tried: {}", cases.len());
     cases.len()
+}
+
+#[track_caller]
+fn assert_distinct_names(cases: &[Case]) {
+    let mut names: Vec<&str> = cases.iter().map(|c| c.name).collect();
+    names.sort_unstable();
+    let before_dedup = names.len();
+    names.dedup();
+    assert_eq!(names.len(), before_dedup, "case names must be distinct");
 }
 
 /// Cursor cases need a real cursor of this store.

@@ -18,7 +18,7 @@ fn fact(id: &str, user: &str, service: &str, tokens: u64) -> Value {
 }
 
 /// A token signed here, independently of the product, with any claims.
-fn signed(claims: &Value, secret: &str) -> String {
+pub(crate) fn signed(claims: &Value, secret: &str) -> String {
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         claims,
@@ -27,7 +27,7 @@ fn signed(claims: &Value, secret: &str) -> String {
     .expect("sign")
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock")
@@ -247,7 +247,7 @@ fn access_rules_for_operator_users_and_strangers() {
 }
 
 /// base64url without padding, as JWT segments use it.
-mod base64_url {
+pub(crate) mod base64_url {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
     pub fn encode(bytes: &[u8]) -> String {

@@ -6,7 +6,7 @@
 //! - `http`: `usage serve` over real HTTP: routes, access rules, batches, concurrency, traps, shutdown
 //! - `crash`: SIGKILL `usage serve` mid-load, cycle after cycle: nothing acknowledged lost, nothing doubled
 //! - `http_redis`: two `usage serve` processes on one Redis with overlapping writers
-//! - `bad_input`: a table of bad CLI and import inputs, each refused naming its field, store unchanged
+//! - `bad_input`: a table of bad CLI, import and HTTP inputs, each refused naming its field, store unchanged
 //! - `faults`: storage failures (read, snapshot, commit, lost acknowledgement) write nothing
 //! - `retries`: concurrent duplicates, resends after timeouts, changed payloads
 //! - `containment`: calls over their memory cap or deadline are stopped, others go on

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bindings::{InvalidInput, UsageError};
 use crate::store::StoreError;
-use crate::wire::FieldError;
+use crate::wire::{FieldError, wire_field};
 
 /// The body of every error answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -111,12 +111,13 @@ impl From<FieldError> for ApiError {
     }
 }
 
-/// The guest's answer: bad input 400, idempotency conflict 409, storage 503.
+/// The guest's answer: bad input 400 (the field in wire spelling, as the CLI
+/// and import name it), idempotency conflict 409, storage 503.
 impl From<UsageError> for ApiError {
     fn from(e: UsageError) -> Self {
         match e {
             UsageError::Invalid(InvalidInput { field, message }) => {
-                Self::invalid(field.replace('-', "_"), message)
+                Self::invalid(wire_field(&field), message)
             }
             UsageError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
             UsageError::Storage(message) => Self::storage(message),
@@ -185,6 +186,11 @@ mod tests {
         }));
         assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
         assert_eq!(invalid.detail.field.as_deref(), Some("occurred_at"));
+        let message = ApiError::from(UsageError::Invalid(InvalidInput {
+            field: "outcome.message".to_owned(),
+            message: "too long".to_owned(),
+        }));
+        assert_eq!(message.detail.field.as_deref(), Some("error_message"));
         let conflict = ApiError::from(UsageError::Conflict("id reused".to_owned()));
         assert_eq!(conflict.status, StatusCode::CONFLICT);
         assert_eq!(conflict.detail.code, "conflict");

@@ -8,7 +8,9 @@ mod query;
 mod read;
 pub mod time_serde;
 
-pub use fact::{ErrorJson, FactFields, FactJson, OutcomeKind, ReceiptJson, SettingsJson};
+pub use fact::{
+    ErrorJson, FactFields, FactJson, OutcomeKind, ReceiptJson, SettingsJson, wire_field,
+};
 pub use query::{
     bucket_name, dimension_name, parse_bucket, parse_dimensions, parse_outcome_filter,
 };

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::city_name;
 use crate::bindings::{Fact, Receipt, ReceiptStatus, UsageError};
@@ -17,12 +17,12 @@ use crate::server::AppState;
 use crate::server::calls::city_call;
 use crate::server::errors::{ApiError, ErrorBody, ErrorDetail};
 use crate::timestamp::Millis;
-use crate::wire::{FactJson, ReceiptJson};
+use crate::wire::{FactJson, FieldError, ReceiptJson};
 
 /// The request body: one fact, or an array of facts.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)] // documents the body; parsing goes through `FactJson::from_json_value`
+#[allow(dead_code)] // documents the body; parsing goes through `FactJson::from_json_str`
 pub enum RecordBody {
     One(FactJson),
     Batch(Vec<FactJson>),
@@ -100,14 +100,44 @@ pub async fn record(
             ApiError::invalid("body", e.body_text())
         }
     })?;
-    let value: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::invalid("json", format!("not valid JSON: {e}")))?;
-    match value {
-        Value::Array(items) => {
+    match parse_body(&body, state.limits.max_batch)? {
+        Body::Batch(items) => {
             let results = record_batch(&state, &city, items).await?;
             Ok(Json(results).into_response())
         }
-        Value::Object(_) => record_one(&state, &city, value).await,
+        Body::One(fact) => record_one(&state, &city, fact).await,
+    }
+}
+
+/// A body decoded: one fact, or each item of a batch decoded on its own.
+enum Body {
+    One(Result<FactJson, FieldError>),
+    Batch(Vec<Result<FactJson, FieldError>>),
+}
+
+/// Decodes each fact from its own text rather than from a parsed `Value`,
+/// which would keep only the last of a field given twice.
+fn parse_body(bytes: &[u8], max_batch: usize) -> Result<Body, ApiError> {
+    let not_json = |e: serde_json::Error| ApiError::invalid("json", format!("not valid JSON: {e}"));
+    let whole: &RawValue = serde_json::from_slice(bytes).map_err(not_json)?;
+    let text = whole.get();
+    match text.as_bytes().first() {
+        Some(b'{') => Ok(Body::One(FactJson::from_json_str(text))),
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_str(text).map_err(not_json)?;
+            if items.len() > max_batch {
+                return Err(ApiError::too_large(
+                    "batch",
+                    format!("{} facts; a batch holds at most {max_batch}", items.len()),
+                ));
+            }
+            Ok(Body::Batch(
+                items
+                    .into_iter()
+                    .map(|item| FactJson::from_json_str(item.get()))
+                    .collect(),
+            ))
+        }
         _ => Err(ApiError::invalid(
             "json",
             "expected a fact (a JSON object) or a batch (an array of facts)",
@@ -115,8 +145,12 @@ pub async fn record(
     }
 }
 
-async fn record_one(state: &AppState, city: &str, value: Value) -> Result<Response, ApiError> {
-    let fact = match FactJson::from_json_value(value) {
+async fn record_one(
+    state: &AppState,
+    city: &str,
+    fact: Result<FactJson, FieldError>,
+) -> Result<Response, ApiError> {
+    let fact = match fact {
         Ok(fact) => Fact::from(fact),
         Err(e) => {
             state.metrics.record_outcome(city, "rejected", 1);
@@ -144,21 +178,14 @@ async fn record_one(state: &AppState, city: &str, value: Value) -> Result<Respon
 async fn record_batch(
     state: &AppState,
     city: &str,
-    items: Vec<Value>,
+    items: Vec<Result<FactJson, FieldError>>,
 ) -> Result<BatchResultJson, ApiError> {
-    let max = state.limits.max_batch;
-    if items.len() > max {
-        return Err(ApiError::too_large(
-            "batch",
-            format!("{} facts; a batch holds at most {max}", items.len()),
-        ));
-    }
     // Items that do not even parse are rejected here; the rest go to the guest
     // in one call, and their answers are put back in place.
     let mut results: Vec<Option<ItemResultJson>> = Vec::with_capacity(items.len());
     let mut facts = Vec::new();
     for item in items {
-        match FactJson::from_json_value(item) {
+        match item {
             Ok(fact) => {
                 facts.push(Fact::from(fact));
                 results.push(None);
@@ -226,5 +253,50 @@ fn rejected(error: ApiError) -> ItemResultJson {
         position: None,
         recorded_at: None,
         error: Some(error.into_detail()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(result: Result<FactJson, FieldError>) -> String {
+        result.expect_err("refused").field
+    }
+
+    #[test]
+    fn a_field_given_twice_is_refused_alone_and_in_a_batch() {
+        let twice = r#"{"user":"u","user":"v","service":"s","outcome":"success"}"#;
+        let Ok(Body::One(one)) = parse_body(twice.as_bytes(), 10) else {
+            panic!("one fact");
+        };
+        assert_eq!(field(one), "user");
+        let batch = format!(
+            r#"[{{"user":"u","service":"s","outcome":"success"}}, {twice}, 7,
+               {{"user":"u","service":"s","outcome":"success","quantities":{{"n":1,"n":2}}}}]"#
+        );
+        let Ok(Body::Batch(items)) = parse_body(batch.as_bytes(), 10) else {
+            panic!("a batch");
+        };
+        let mut items = items.into_iter();
+        assert_eq!(items.next().expect("first").expect("valid").user, "u");
+        assert_eq!(field(items.next().expect("second")), "user");
+        assert_eq!(field(items.next().expect("third")), "json");
+        assert_eq!(field(items.next().expect("fourth")), "quantities.n");
+        assert!(items.next().is_none());
+    }
+
+    #[test]
+    fn bodies_that_are_not_a_fact_or_a_batch_name_json_or_batch() {
+        let status_and_field = |body: &[u8]| {
+            let Err(e) = parse_body(body, 2) else {
+                panic!("refused: {body:?}");
+            };
+            (e.status.as_u16(), e.detail.field.unwrap_or_default())
+        };
+        assert_eq!(status_and_field(b""), (400, "json".to_owned()));
+        assert_eq!(status_and_field(b"42"), (400, "json".to_owned()));
+        assert_eq!(status_and_field(b"{} {}"), (400, "json".to_owned()));
+        assert_eq!(status_and_field(b"[{},{},{}]"), (413, "batch".to_owned()));
     }
 }
