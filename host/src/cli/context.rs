@@ -24,7 +24,7 @@ pub struct Common {
     /// Where data lives [default: the platform data dir, e.g. ~/.local/share/usage].
     #[arg(long, global = true, value_name = "DIR", env = "USAGE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Storage: memory:, redb:PATH [default: redb:<data-dir>/usage.redb].
+    /// Storage: memory:, redb:PATH, redis://HOST:PORT[/DB] [default: redb:<data-dir>/usage.redb].
     #[arg(long, global = true, value_name = "URL", env = "USAGE_STORE")]
     pub store: Option<String>,
     /// Print the wire JSON instead of tables.

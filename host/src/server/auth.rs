@@ -96,7 +96,19 @@ impl TokenSecret {
                 ErrorKind::InvalidSignature => {
                     ApiError::unauthorized("the token's signature does not match")
                 }
-                _ => ApiError::unauthorized(format!("invalid token: {e}")),
+                ErrorKind::InvalidAudience => {
+                    ApiError::unauthorized("the token was not issued for this service")
+                }
+                ErrorKind::InvalidAlgorithm => {
+                    ApiError::unauthorized("the token is not signed with HS256")
+                }
+                ErrorKind::MissingRequiredClaim(claim) => {
+                    ApiError::unauthorized(format!("the token has no `{claim}` claim"))
+                }
+                // Garbage, bad base64 or JSON, wrong claim types: no detail worth more.
+                _ => ApiError::unauthorized(
+                    "not a user token issued by `usage token issue` (malformed)",
+                ),
             },
         )?;
         let claims = data.claims;

@@ -41,7 +41,9 @@ impl RedbBackend {
             .create(path)
             .map_err(|e| match e {
                 DatabaseError::DatabaseAlreadyOpen => StoreError::Backend(format!(
-                    "{} is already in use (by another process or store handle)",
+                    "{} is already in use by another process or handle (a running `usage serve`?): \
+                     the embedded store serves one process at a time; stop it, or send \
+                     reads through its HTTP API, or share a redis:// store",
                     path.display()
                 )),
                 e => StoreError::Backend(format!("cannot open {}: {e}", path.display())),
