@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use usage_host::cli::{BadInput, Cli};
+use usage_host::cli::{BadInput, Cli, Command};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -15,6 +15,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !matches!(cli.command, Command::Serve(_)) {
+        end_quietly_when_stdout_closes();
+    }
     match cli.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -41,4 +44,18 @@ fn one_line(rendered: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `usage events | head` should end quietly, as `cat` does, instead of
+/// panicking on the closed pipe: restore the default SIGPIPE action, which
+/// Rust's runtime sets to ignore. Not for `serve`, whose job is to outlive
+/// clients that hang up. (Socket writes use MSG_NOSIGNAL, so a closed Redis
+/// connection still surfaces as an error, not as this signal.)
+fn end_quietly_when_stdout_closes() {
+    #[cfg(unix)]
+    // SAFETY: changes one signal's disposition at start-up, before any other
+    // thread exists; SIG_DFL is always a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

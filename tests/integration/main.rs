@@ -9,6 +9,7 @@
 //! - `bad_input`: a table of bad CLI, import and HTTP inputs, each refused naming its field, store unchanged
 //! - `faults`: storage failures (read, snapshot, commit, lost acknowledgement) write nothing
 //! - `retries`: concurrent duplicates, resends after timeouts, changed payloads
+//! - `cli_pipes`: the CLI piped into a reader that hangs up ends quietly
 //! - `containment`: calls over their memory cap or deadline are stopped, others go on
 //!
 //! Helpers: `audit` (raw store dumps, recount checks), `convert` (guest model ↔ host
@@ -18,6 +19,8 @@
 
 mod audit;
 mod bad_input;
+#[cfg(unix)]
+mod cli_pipes;
 mod containment;
 mod convert;
 mod crash;
