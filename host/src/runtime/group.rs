@@ -79,9 +79,11 @@ fn run(
     run_group: &impl Fn(Vec<Fact>) -> anyhow::Result<Vec<Result<Receipt, UsageError>>>,
     run_alone: &impl Fn(Fact) -> Answer,
 ) -> Vec<(u64, Answer)> {
-    let (tickets, facts): (Vec<u64>, Vec<Fact>) = group.into_iter().unzip();
-    if let [fact] = facts.as_slice() {
-        return vec![(tickets[0], run_alone(fact.clone()))];
+    let (tickets, mut facts): (Vec<u64>, Vec<Fact>) = group.into_iter().unzip();
+    if facts.len() == 1
+        && let Some(fact) = facts.pop()
+    {
+        return vec![(tickets[0], run_alone(fact))];
     }
     match run_group(facts.clone()) {
         Ok(results) if results.len() == facts.len() => tickets
