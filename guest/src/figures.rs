@@ -1,12 +1,13 @@
-//! Rollup figures of one cell: how they are added up and how they are stored
-//! (`calls successes failures duration_ms[ name=sum]*`, decimal ASCII).
+//! Rollup figures: how they are added up, and how the figures of every tuple
+//! in one cell are stored together as one value (postcard, see [`TupleFigures`]).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Event, Figures, Quantity};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     pub calls: u64,
     pub successes: u64,
@@ -69,37 +70,6 @@ impl Tally {
         }
     }
 
-    pub fn encode(&self) -> Vec<u8> {
-        let mut text = format!(
-            "{} {} {} {}",
-            self.calls, self.successes, self.failures, self.duration_ms
-        );
-        for (name, value) in &self.quantities {
-            let _ = write!(text, " {name}={value}");
-        }
-        text.into_bytes()
-    }
-
-    pub fn decode(bytes: &[u8]) -> Option<Tally> {
-        let text = std::str::from_utf8(bytes).ok()?;
-        let mut parts = text.split(' ');
-        let mut next = || parts.next()?.parse::<u64>().ok();
-        let mut tally = Tally {
-            calls: next()?,
-            successes: next()?,
-            failures: next()?,
-            duration_ms: next()?,
-            quantities: BTreeMap::new(),
-        };
-        for part in text.split(' ').skip(4) {
-            let (name, value) = part.split_once('=')?;
-            tally
-                .quantities
-                .insert(name.to_owned(), value.parse().ok()?);
-        }
-        Some(tally)
-    }
-
     pub fn into_figures(self, distinct_users: u64) -> Figures {
         Figures {
             calls: self.calls,
@@ -113,6 +83,22 @@ impl Tally {
                 .collect(),
             distinct_users,
         }
+    }
+}
+
+/// The figures of every tuple (encoded, see `layout::Tuple`) in one cell, or
+/// of one user's tuples in one cell: the value of a `c/` or `uc/` key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TupleFigures(pub BTreeMap<String, Tally>);
+
+impl TupleFigures {
+    pub fn encode(&self) -> Vec<u8> {
+        // Serialising plain owned data into a Vec cannot fail.
+        postcard::to_allocvec(self).unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<TupleFigures> {
+        postcard::from_bytes(bytes).ok()
     }
 }
 
@@ -134,11 +120,14 @@ mod tests {
             duration_ms: 900,
             quantities: BTreeMap::new(),
         };
-        assert_eq!(Tally::decode(&t.encode()), Some(t.clone()));
         t.quantities.insert("input_tokens".into(), 12);
         t.quantities.insert("images".into(), 4);
-        assert_eq!(t.encode(), b"3 2 1 900 images=4 input_tokens=12");
-        assert_eq!(Tally::decode(&t.encode()), Some(t));
+        let mut figures = TupleFigures::default();
+        figures.0.insert("chat/m1/s".into(), t.clone());
+        figures
+            .0
+            .insert("chat/m1/f:timeout".into(), Tally::default());
+        assert_eq!(TupleFigures::decode(&figures.encode()), Some(figures));
     }
 
     #[test]
@@ -158,8 +147,7 @@ mod tests {
 
     #[test]
     fn garbage_does_not_decode() {
-        assert_eq!(Tally::decode(b"1 2"), None);
-        assert_eq!(Tally::decode(b"1 2 3 x"), None);
-        assert_eq!(Tally::decode(b"1 1 0 0 a"), None);
+        assert_eq!(TupleFigures::decode(&[0xff, 0xff, 0xff]), None);
+        assert_eq!(TupleFigures::decode(&[1, 1, b'x']), None);
     }
 }

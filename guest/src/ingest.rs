@@ -55,14 +55,21 @@ fn try_record_batch<K: Kv + ?Sized>(
         .collect();
 
     // One read for the setting and every idempotency id, one for the events they name.
-    let mut keys = vec![layout::RECORD_ERRORS.to_owned()];
+    let mut keys = vec![
+        layout::RECORD_ERRORS.to_owned(),
+        layout::LAYOUT.to_owned(),
+        layout::SEQ.to_owned(),
+    ];
     keys.extend(facts.iter().filter_map(|f| {
         let id = f.as_ref().ok()?.id.as_deref()?;
         Some(layout::idempotency(id))
     }));
     let mut values = cx.kv.get_many(&keys)?.into_iter();
     let settings = settings::parse(values.next().flatten().as_deref());
-    let known_positions: HashMap<String, u64> = keys[1..]
+    let (marker, seq) = (values.next().flatten(), values.next().flatten());
+    let mark_layout =
+        layout::check_version(marker.as_deref(), seq.as_deref()).map_err(UsageError::Storage)?;
+    let known_positions: HashMap<String, u64> = keys[3..]
         .iter()
         .zip(values)
         .filter_map(|(key, v)| Some((key.clone(), parse_position(&v?)?)))
@@ -125,7 +132,7 @@ fn try_record_batch<K: Kv + ?Sized>(
         new_facts.push(fact);
     }
 
-    let stored = store_new(cx, &new_facts)?;
+    let stored = store_new(cx, &new_facts, mark_layout)?;
     Ok(plans
         .into_iter()
         .map(|plan| match plan {
@@ -144,6 +151,7 @@ fn try_record_batch<K: Kv + ?Sized>(
 fn store_new<K: Kv + ?Sized>(
     cx: &Ctx<K>,
     facts: &[Fact],
+    mark_layout: bool,
 ) -> UsageResult<Vec<UsageResult<Receipt>>> {
     if facts.is_empty() {
         return Ok(Vec::new());
@@ -161,6 +169,9 @@ fn store_new<K: Kv + ?Sized>(
         .collect();
     let accepted = verdicts.iter().filter(|v| v.is_ok()).count() as u64;
     let mut writes = WriteSet::default();
+    if mark_layout && accepted > 0 {
+        writes.put(layout::LAYOUT.to_owned(), layout::LAYOUT_VERSION.into());
+    }
     let mut next = if accepted > 0 {
         cx.kv.increment(layout::SEQ, accepted)? - accepted + 1
     } else {

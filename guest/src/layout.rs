@@ -11,32 +11,55 @@
 //! | key                              | value                                   |
 //! |----------------------------------|-----------------------------------------|
 //! | `cfg/record_errors`              | `true` / `false` (absent: true)         |
+//! | `layout`                         | [`LAYOUT_VERSION`] once anything is stored |
 //! | `seq`                            | last position handed out (increment)    |
 //! | `span`                           | `{first hour} {last hour}` of occurred-at |
 //! | `e/{position}`                   | the event (postcard, see `codec.rs`)    |
 //! | `id/{id}`                        | position of the fact with that idempotency id |
 //! | `u/{user}/n`, `u/{user}/{k}`     | the user's events: count, k-th position |
 //! | `f/n`, `f/{k}`                   | failed events: count, k-th position     |
-//! | `c/{cell}/{tuple}`               | figures of the tuple in the cell        |
-//! | `cl/{cell}/n`, `cl/{cell}/{k}`   | tuples present in the cell              |
-//! | `uc/{cell}/{user}/{tuple}`       | the user's figures of the tuple         |
-//! | `ul/{cell}/{user}/n`, `.../{k}`  | tuples the user has in the cell         |
-//! | `am/{cell}/{user}`               | `1`: the user has facts in the cell     |
-//! | `al/{cell}/n`, `al/{cell}/{k}`   | users active in the cell: count, k-th user |
+//! | `c/{cell}`                       | figures of every tuple in the cell      |
+//! | `s/{cell}/{tuple}`               | distinct users of the tuple in the cell (`distinct.rs`) |
+//! | `uc/{cell}/{user}`               | figures of every tuple of the user in the cell |
+//! | `cu/{cell}/n`, `cu/{cell}/{k}`   | users with facts in the cell: count, k-th user |
 //!
-//! Figures are `calls successes failures duration_ms[ name=sum]*` (decimal ASCII).
+//! Figures values are [`crate::figures::TupleFigures`]: tuple → calls,
+//! successes, failures, duration and quantity sums, postcard-encoded. One value
+//! per cell (and per user and cell) keeps the keys a batch writes to a few per
+//! distinct user, whatever the number of tuples, and lets a summary read one
+//! value per cell.
 //!
-//! Per-cell keys put the cell first (`uc/{cell}/{user}/…`, not user first):
+//! Per-cell keys put the cell first (`uc/{cell}/{user}`, not user first):
 //! stores keep keys in byte order, so a batch of facts from the same hours
-//! writes a few neighbouring pages instead of one page per user (at a million
-//! facts this is most of the embedded store's ingest cost).
+//! writes a few neighbouring pages instead of one page per user.
 
 use crate::calendar::Cell;
 use crate::model::{Event, Outcome};
 
 pub const RECORD_ERRORS: &str = "cfg/record_errors";
 pub const SEQ: &str = "seq";
+pub const LAYOUT: &str = "layout";
+/// Bumped when rollup keys change meaning: a city written under another
+/// version is refused rather than read wrong. Version 1 (unmarked) kept one
+/// key per tuple and active-user markers.
+pub const LAYOUT_VERSION: &str = "2";
 pub const SPAN: &str = "span";
+
+/// Whether a city's rollups are of this layout, from the stored `layout` and
+/// `seq` values: `Ok(true)` if nothing is stored yet (mark it when storing),
+/// `Ok(false)` if marked with this version, an error saying what to do if not.
+pub fn check_version(marker: Option<&[u8]>, seq: Option<&[u8]>) -> Result<bool, String> {
+    let found = match (marker, seq) {
+        (None, None) => return Ok(true),
+        (Some(m), _) if m == LAYOUT_VERSION.as_bytes() => return Ok(false),
+        (Some(m), _) => String::from_utf8_lossy(m).into_owned(),
+        (None, Some(_)) => "1".to_owned(),
+    };
+    Err(format!(
+        "this city was written with storage layout {found}, this component reads layout \
+         {LAYOUT_VERSION}; import its facts again into a new store"
+    ))
+}
 
 /// Escapes one key segment so that `/` only ever separates segments.
 pub fn esc(segment: &str) -> String {
@@ -75,16 +98,12 @@ impl List {
         List("f".to_owned())
     }
 
-    pub fn cell_tuples(cell: Cell) -> List {
-        List(format!("cl/{}", cell.key()))
+    pub fn cell_users(cell: Cell) -> List {
+        Self::cell_users_of(&cell.key())
     }
 
-    pub fn user_cell_tuples(user: &str, cell: Cell) -> List {
-        List(format!("ul/{}/{}", cell.key(), esc(user)))
-    }
-
-    pub fn active_users(cell: Cell) -> List {
-        List(format!("al/{}", cell.key()))
+    pub fn cell_users_of(cell_key: &str) -> List {
+        List(concat(&["cu/", cell_key]))
     }
 
     pub fn len_key(&self) -> String {
@@ -152,32 +171,32 @@ impl Tuple {
     }
 }
 
-pub fn cell_figures(cell: Cell, tuple: &Tuple) -> String {
-    cell_figures_of(&cell.key(), &tuple.encode())
+pub fn cell_figures(cell: Cell) -> String {
+    cell_figures_of(&cell.key())
 }
 
-pub fn user_cell_figures(user: &str, cell: Cell, tuple: &Tuple) -> String {
-    user_cell_figures_of(&esc(user), &cell.key(), &tuple.encode())
+pub fn user_cell_figures(user: &str, cell: Cell) -> String {
+    user_cell_figures_of(&esc(user), &cell.key())
 }
 
-pub fn active_marker(cell: Cell, user: &str) -> String {
-    active_marker_of(&cell.key(), &esc(user))
+pub fn cell_users_set(cell: Cell, tuple: &Tuple) -> String {
+    cell_users_set_of(&cell.key(), &tuple.encode())
 }
 
 // The same keys from parts already encoded ([`Cell::key`], [`Tuple::encode`],
-// [`esc`]): ingest builds them for every counter of every fact, and formatting
-// each part again is most of its cost.
+// [`esc`]): ingest builds them for every cell of every fact, and formatting
+// each part again is much of its cost.
 
-pub fn cell_figures_of(cell_key: &str, tuple: &str) -> String {
-    concat(&["c/", cell_key, "/", tuple])
+pub fn cell_figures_of(cell_key: &str) -> String {
+    concat(&["c/", cell_key])
 }
 
-pub fn user_cell_figures_of(escaped_user: &str, cell_key: &str, tuple: &str) -> String {
-    concat(&["uc/", cell_key, "/", escaped_user, "/", tuple])
+pub fn user_cell_figures_of(escaped_user: &str, cell_key: &str) -> String {
+    concat(&["uc/", cell_key, "/", escaped_user])
 }
 
-pub fn active_marker_of(cell_key: &str, escaped_user: &str) -> String {
-    concat(&["am/", cell_key, "/", escaped_user])
+pub fn cell_users_set_of(cell_key: &str, tuple: &str) -> String {
+    concat(&["s/", cell_key, "/", tuple])
 }
 
 fn concat(parts: &[&str]) -> String {

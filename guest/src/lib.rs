@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod codec;
 pub mod context;
 pub mod cursor;
+pub mod distinct;
 pub mod events;
 pub mod figures;
 pub mod ingest;

@@ -1,110 +1,171 @@
-//! Keeping the pre-aggregated counters up to date as facts are stored: the
-//! figures of every (cell, tuple) and (user, cell, tuple), and the users active
-//! in every cell. All updates of one batch are summed in memory first, so a
-//! batch reads and writes each counter once.
+//! Keeping the pre-aggregated rollups up to date as facts are stored. For each
+//! cell a fact falls in (hour, day, month, all time) it counts in the cell's
+//! figures, the user's figures in that cell and the tuple's distinct users in
+//! that cell, and a user new to the cell joins the cell's user list. A batch
+//! reads every value it touches once, updates them in memory and writes each
+//! changed one once, so its writes grow with the distinct (cell, user) and
+//! (cell, tuple) pairs it holds, not with its facts.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::calendar::{Cell, HOUR_MS};
-use crate::figures::Tally;
-use crate::kv::{Kv, KvResult};
+use crate::distinct::{self, UserSet};
+use crate::figures::{Tally, TupleFigures};
+use crate::kv::{Kv, KvError, KvResult};
 use crate::layout::{self, List, Tuple};
 use crate::lists::WriteSet;
 use crate::model::Event;
 
-/// The counters one event touches. Lists are named only when an entry is
-/// appended (rare next to the lookups), so they are not built per fact.
+const CELLS: usize = 4;
+
+/// Where one event counts: slots in the rollup's tables, one per cell.
 struct Touches {
-    /// (figures key, its cell, whether it is the user's figure or the cell's)
-    figures: Vec<(String, Cell, bool)>,
-    /// (active-user marker key, its cell)
-    markers: Vec<(String, Cell)>,
-    /// The encoded tuple: the entry of the tuple lists.
+    cells: [usize; CELLS],
+    users: [usize; CELLS],
+    sets: [usize; CELLS],
     tuple: String,
+    user_hash: u64,
     hour: u64,
 }
 
-fn touches(e: &Event) -> Touches {
-    let tuple = Tuple::of_event(e).encode();
-    let user = layout::esc(&e.user);
-    let mut figures = Vec::with_capacity(8);
-    let mut markers = Vec::with_capacity(4);
-    for cell in Cell::containing(e.occurred_at) {
-        let cell_key = cell.key();
-        figures.push((layout::cell_figures_of(&cell_key, &tuple), cell, false));
-        figures.push((
-            layout::user_cell_figures_of(&user, &cell_key, &tuple),
-            cell,
-            true,
-        ));
-        markers.push((layout::active_marker_of(&cell_key, &user), cell));
+/// One stored value a batch updates.
+struct Slot<T> {
+    key: String,
+    present: bool,
+    value: T,
+    dirty: bool,
+}
+
+/// Slots of one kind, found by key while the batch is planned.
+struct Table<T> {
+    slots: Vec<Slot<T>>,
+    index: HashMap<String, usize>,
+}
+
+impl<T: Default> Table<T> {
+    fn new() -> Self {
+        Table {
+            slots: Vec::new(),
+            index: HashMap::new(),
+        }
     }
-    Touches {
-        figures,
-        markers,
-        tuple,
-        hour: e.occurred_at / HOUR_MS,
+
+    fn slot(&mut self, key: String) -> usize {
+        if let Some(i) = self.index.get(&key) {
+            return *i;
+        }
+        let i = self.slots.len();
+        self.index.insert(key.clone(), i);
+        self.slots.push(Slot {
+            key,
+            present: false,
+            value: T::default(),
+            dirty: false,
+        });
+        i
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &String> {
+        self.slots.iter().map(|s| &s.key)
+    }
+
+    /// Fills the slots from stored values, in slot order.
+    fn fill(
+        &mut self,
+        values: impl Iterator<Item = Option<Vec<u8>>>,
+        decode: impl Fn(&[u8]) -> Option<T>,
+    ) -> KvResult<()> {
+        for (slot, value) in self.slots.iter_mut().zip(values) {
+            let Some(bytes) = value else { continue };
+            slot.value = decode(&bytes)
+                .ok_or_else(|| KvError(format!("the rollup at {} is unreadable", slot.key)))?;
+            slot.present = true;
+        }
+        Ok(())
+    }
+
+    fn write(self, w: &mut WriteSet, encode: impl Fn(&T) -> Vec<u8>) {
+        for slot in self.slots.into_iter().filter(|s| s.dirty) {
+            w.put(slot.key, encode(&slot.value));
+        }
     }
 }
 
-/// The stored state of every counter a batch touches, updated in memory.
+/// The stored state of every rollup value a batch touches, updated in memory.
 pub struct Rollup {
-    figures: HashMap<String, (Option<Tally>, Tally)>,
-    markers: HashMap<String, bool>,
+    cells: Table<TupleFigures>,
+    users: Table<TupleFigures>,
+    /// The cell key of each `users` slot, to name the cell's user list.
+    user_cells: Vec<String>,
+    sets: Table<UserSet>,
     span: Option<(u64, u64)>,
     stored_span: Option<(u64, u64)>,
     pending: Vec<Touches>,
-    /// Lists to append to, with the entry: new tuples and newly active users.
-    new_entries: Vec<(List, Vec<u8>)>,
-    new_markers: HashSet<String>,
+    /// Users new to a cell: the list and the entry.
+    new_users: Vec<(List, Vec<u8>)>,
 }
 
 impl Rollup {
-    /// Reads, in one `get-many`, every counter the events will touch.
+    /// Reads, in one `get-many`, every rollup value the events will touch.
     pub fn load<'e, K: Kv + ?Sized>(
         kv: &K,
         events: impl IntoIterator<Item = &'e Event>,
     ) -> KvResult<Rollup> {
-        let pending: Vec<Touches> = events.into_iter().map(touches).collect();
-        let mut keys: Vec<String> = Vec::new();
-        {
-            let mut seen: HashSet<&str> = HashSet::new();
-            for t in &pending {
-                let names = t
-                    .figures
-                    .iter()
-                    .map(|f| &f.0)
-                    .chain(t.markers.iter().map(|m| &m.0));
-                for key in names {
-                    if seen.insert(key) {
-                        keys.push(key.clone());
-                    }
+        let mut cells = Table::new();
+        let mut users = Table::new();
+        let mut user_cells = Vec::new();
+        let mut sets = Table::new();
+        let mut pending = Vec::new();
+        for e in events {
+            let tuple = Tuple::of_event(e).encode();
+            let user = layout::esc(&e.user);
+            let mut t = Touches {
+                cells: [0; CELLS],
+                users: [0; CELLS],
+                sets: [0; CELLS],
+                user_hash: distinct::user_hash(&e.user),
+                hour: e.occurred_at / HOUR_MS,
+                tuple,
+            };
+            for (c, cell) in Cell::containing(e.occurred_at).iter().enumerate() {
+                let cell_key = cell.key();
+                t.cells[c] = cells.slot(layout::cell_figures_of(&cell_key));
+                t.users[c] = users.slot(layout::user_cell_figures_of(&user, &cell_key));
+                if t.users[c] == user_cells.len() {
+                    user_cells.push(cell_key.clone());
                 }
+                t.sets[c] = sets.slot(layout::cell_users_set_of(&cell_key, &t.tuple));
             }
+            pending.push(t);
         }
+        let mut keys: Vec<String> = cells
+            .keys()
+            .chain(users.keys())
+            .chain(sets.keys())
+            .cloned()
+            .collect();
         keys.push(layout::SPAN.to_owned());
         let mut values = kv.get_many(&keys)?;
-        keys.pop();
         let span = values.pop().flatten().and_then(|v| parse_span(&v));
-        let mut figures = HashMap::new();
-        let mut markers = HashMap::new();
-        for (key, value) in keys.into_iter().zip(values) {
-            if key.starts_with("am/") {
-                markers.insert(key, value.is_some());
-            } else {
-                let stored = value.and_then(|v| Tally::decode(&v));
-                let current = stored.clone().unwrap_or_default();
-                figures.insert(key, (stored, current));
-            }
-        }
+        let mut values = values.into_iter();
+        cells.fill(
+            values.by_ref().take(cells.slots.len()),
+            TupleFigures::decode,
+        )?;
+        users.fill(
+            values.by_ref().take(users.slots.len()),
+            TupleFigures::decode,
+        )?;
+        sets.fill(values, UserSet::decode)?;
         Ok(Rollup {
-            figures,
-            markers,
+            cells,
+            users,
+            user_cells,
+            sets,
             span,
             stored_span: span,
             pending,
-            new_entries: Vec::new(),
-            new_markers: HashSet::new(),
+            new_users: Vec::new(),
         })
     }
 
@@ -113,32 +174,29 @@ impl Rollup {
     pub fn add(&mut self, i: usize, e: &Event) -> Result<(), String> {
         let tally = Tally::of_event(e);
         let t = &self.pending[i];
-        for (key, _, _) in &t.figures {
-            if let Some((_, current)) = self.figures.get(key) {
-                current.check_add(&tally)?;
-            }
-        }
-        for (key, cell, by_user) in &t.figures {
-            if let Some((stored, current)) = self.figures.get_mut(key) {
-                if current.calls == 0 && stored.is_none() {
-                    let list = if *by_user {
-                        List::user_cell_tuples(&e.user, *cell)
-                    } else {
-                        List::cell_tuples(*cell)
-                    };
-                    self.new_entries.push((list, t.tuple.as_bytes().to_vec()));
+        for c in 0..CELLS {
+            for figures in [
+                &self.cells.slots[t.cells[c]].value,
+                &self.users.slots[t.users[c]].value,
+            ] {
+                if let Some(current) = figures.0.get(&t.tuple) {
+                    current.check_add(&tally)?;
                 }
-                current.merge(&tally); // checked above: cannot saturate
             }
         }
-        for (key, cell) in &t.markers {
-            if let Some(present) = self.markers.get_mut(key)
-                && !*present
-            {
-                *present = true;
-                self.new_markers.insert(key.clone());
-                self.new_entries
-                    .push((List::active_users(*cell), e.user.as_bytes().to_vec()));
+        for c in 0..CELLS {
+            let user = &mut self.users.slots[t.users[c]];
+            if !user.present && !user.dirty {
+                let list = List::cell_users_of(&self.user_cells[t.users[c]]);
+                self.new_users.push((list, e.user.as_bytes().to_vec()));
+            }
+            for slot in [&mut self.cells.slots[t.cells[c]], user] {
+                count(&mut slot.value, &t.tuple, &tally);
+                slot.dirty = true;
+            }
+            let set = &mut self.sets.slots[t.sets[c]];
+            if set.value.insert(t.user_hash) {
+                set.dirty = true;
             }
         }
         self.span = Some(match self.span {
@@ -148,23 +206,28 @@ impl Rollup {
         Ok(())
     }
 
-    /// Queues every changed counter, new list entry and marker.
+    /// Queues every changed value and new list entry.
     pub fn write(self, w: &mut WriteSet) {
-        for (key, (stored, current)) in self.figures {
-            if stored.as_ref() != Some(&current) && current.calls > 0 {
-                w.put(key, current.encode());
-            }
-        }
-        for key in self.new_markers {
-            w.put(key, b"1".to_vec());
-        }
-        for (list, entry) in self.new_entries {
+        self.cells.write(w, TupleFigures::encode);
+        self.users.write(w, TupleFigures::encode);
+        self.sets.write(w, UserSet::encode);
+        for (list, entry) in self.new_users {
             w.append(list, entry);
         }
         if let Some((lo, hi)) = self.span
             && self.span != self.stored_span
         {
             w.put(layout::SPAN.to_owned(), format!("{lo} {hi}").into_bytes());
+        }
+    }
+}
+
+/// Adds one event's tally to its tuple (checked for overflow beforehand).
+fn count(figures: &mut TupleFigures, tuple: &str, tally: &Tally) {
+    match figures.0.get_mut(tuple) {
+        Some(current) => current.merge(tally),
+        None => {
+            figures.0.insert(tuple.to_owned(), tally.clone());
         }
     }
 }

@@ -698,4 +698,75 @@ mod tests {
             scenario(&mut api, "native");
         }
     }
+
+    fn fact_of(user: &str, i: usize) -> Fact {
+        Fact {
+            id: Some(format!("f-{i}")),
+            user: user.to_owned(),
+            service: "chat".into(),
+            model: Some("m1".into()),
+            outcome: Outcome::Success,
+            occurred_at: Some(T0),
+            duration_ms: None,
+            quantities: vec![],
+        }
+    }
+
+    #[test]
+    fn many_users_are_estimated_within_the_sketch_error_and_exact_per_user() {
+        let mut api = NativeApi::new();
+        let users = 3_000;
+        for chunk in (0..2 * users).collect::<Vec<_>>().chunks(1000) {
+            let facts = chunk
+                .iter()
+                .map(|i| fact_of(&format!("u{}", i % users), *i));
+            expect_all_recorded(&api.record_batch("big", facts.collect()));
+        }
+        let q = SummaryQuery {
+            group_by: vec![Dimension::Model],
+            ..Default::default()
+        };
+        let summary = api.summary("big", q).unwrap();
+        let estimate = summary.rows[0].figures.distinct_users as f64;
+        // Four standard errors of the 2048-register sketch (2.3%).
+        assert!(
+            (estimate - users as f64).abs() / (users as f64) < 0.092,
+            "{estimate}"
+        );
+        assert_eq!(summary.totals.calls, 2 * users as u64);
+        let by_user = SummaryQuery {
+            group_by: vec![Dimension::User],
+            ..Default::default()
+        };
+        let summary = api.summary("big", by_user).unwrap();
+        assert_eq!(summary.rows.len(), users);
+        assert_eq!(summary.totals.distinct_users, users as u64);
+    }
+
+    #[test]
+    fn a_city_written_with_the_older_layout_is_refused_not_misread() {
+        use crate::kv::Kv;
+        let mut api = NativeApi::new();
+        expect_all_recorded(&api.record_batch("new", vec![fact_of("ana", 1)]));
+        let marker = api.cities["new"].get(crate::layout::LAYOUT).unwrap();
+        assert_eq!(
+            marker.as_deref(),
+            Some(crate::layout::LAYOUT_VERSION.as_bytes())
+        );
+
+        // Layout 1 kept `seq` but no marker.
+        let old = api.cities.entry("old".into()).or_default();
+        old.set_many(vec![(crate::layout::SEQ.into(), b"5".to_vec())])
+            .unwrap();
+        let before = api.cities["old"].snapshot();
+        let results = api.record_batch("old", vec![fact_of("ana", 2)]);
+        let Err(UsageError::Storage(message)) = &results[0] else {
+            panic!("recorded into an old layout: {results:?}");
+        };
+        assert!(message.contains("layout 1"), "{message}");
+        assert_eq!(api.cities["old"].snapshot(), before, "nothing written");
+        let err = api.summary("old", SummaryQuery::default()).unwrap_err();
+        assert!(matches!(err, UsageError::Storage(m) if m.contains("import its facts again")));
+        assert!(api.me("old", "ana", MeQuery::default()).is_err());
+    }
 }

@@ -3,18 +3,20 @@
 //! the number of stored events.
 //!
 //! A query window is split into output buckets, each covered by the fewest
-//! hour/day/month cells (`calendar.rs`). Figures come from the cells' tuples
-//! (or a user's tuples when grouping by user, or for `me`). Distinct users come
-//! from the per-cell lists of active users (and their own tuple lists when the
-//! rows are grouped), so that one figure's cost grows with the users active in
-//! the window; an ungrouped single-cell answer reads just a counter.
+//! hour/day/month cells (`calendar.rs`). Figures come from one value per cell
+//! (or per user and cell when grouping by user, and for `me`); distinct users
+//! from the (cell, tuple) user sets merged per row (`distinct.rs`: exact up to
+//! 256 users per set, an estimate beyond). So a summary reads a value per cell
+//! and a set per (cell, tuple), whatever the events and users stored; grouping
+//! by user reads a value per (cell, active user).
 
 use std::collections::{BTreeMap, HashSet};
 
 use crate::calendar::{self, Cell, HOUR_MS};
 use crate::context::Ctx;
+use crate::distinct::{DistinctCount, UserSet};
 use crate::events;
-use crate::figures::Tally;
+use crate::figures::{Tally, TupleFigures};
 use crate::kv::Kv;
 use crate::layout::{self, List, Tuple};
 use crate::lists;
@@ -82,12 +84,12 @@ pub fn summary<K: Kv + ?Sized>(cx: &Ctx<K>, q: &SummaryQuery) -> UsageResult<Sum
     let grouping = Grouping::of(&q.group_by);
     if grouping.by_user {
         let cells: Vec<Cell> = plans.iter().flat_map(|p| p.cells.iter().copied()).collect();
-        let active_lists: Vec<List> = cells.iter().map(|c| List::active_users(*c)).collect();
-        let active = lists::read_all(cx.kv, &active_lists)?;
+        let user_lists: Vec<List> = cells.iter().map(|c| List::cell_users(*c)).collect();
+        let active = lists::read_all(cx.kv, &user_lists)?;
         let pairs: Vec<(Cell, String)> = cells
             .iter()
             .zip(active)
-            .flat_map(|(cell, users)| users.into_iter().map(move |u| (*cell, layout::unesc(&u))))
+            .flat_map(|(cell, users)| users.into_iter().map(move |u| (*cell, u)))
             .collect();
         per_user(cx, &plans, &grouping, &pairs)
     } else {
@@ -131,6 +133,12 @@ fn plan<K: Kv + ?Sized>(
     bucket: Bucket,
 ) -> UsageResult<Vec<Plan>> {
     validate::window(from, to)?;
+    let keys = [layout::SPAN, layout::LAYOUT, layout::SEQ].map(str::to_owned);
+    let [span, marker, seq]: [Option<Vec<u8>>; 3] =
+        cx.kv.get_many(&keys)?.try_into().map_err(|_| {
+            UsageError::Storage("get-many answered the wrong number of values".into())
+        })?;
+    layout::check_version(marker.as_deref(), seq.as_deref()).map_err(UsageError::Storage)?;
     for (field, at) in [("from", from), ("to", to)] {
         if let Some(at) = at
             && !at.is_multiple_of(HOUR_MS)
@@ -147,7 +155,7 @@ fn plan<K: Kv + ?Sized>(
             cells: vec![Cell::All],
         }]);
     }
-    let Some((first, last)) = cx.kv.get(layout::SPAN)?.and_then(|v| parse_span(&v)) else {
+    let Some((first, last)) = span.and_then(|v| parse_span(&v)) else {
         return Ok(Vec::new());
     };
     let lo = from.map_or(first, |f| (f / HOUR_MS).max(first));
@@ -182,78 +190,50 @@ fn plan<K: Kv + ?Sized>(
 }
 
 /// Figures from the city-wide cells, grouped by service, model and outcome;
-/// distinct users from the cells' active-user lists (and, when grouping, from
-/// those users' own tuple lists).
+/// distinct users from the user sets of the (cell, tuple) pairs in each row.
 fn by_tuple<K: Kv + ?Sized>(
     cx: &Ctx<K>,
     plans: &[Plan],
     grouping: &Grouping,
 ) -> UsageResult<Summary> {
     let cells: Vec<(usize, Cell)> = cells_of(plans);
-    let tuple_lists: Vec<List> = cells.iter().map(|(_, c)| List::cell_tuples(*c)).collect();
-    let tuples = lists::read_all(cx.kv, &tuple_lists)?;
-    let mut keys = Vec::new();
-    let mut origin = Vec::new();
-    for ((bucket, cell), names) in cells.iter().zip(tuples) {
-        for tuple in names.iter().filter_map(|t| Tuple::decode(t)) {
-            keys.push(layout::cell_figures(*cell, &tuple));
-            origin.push((*bucket, tuple));
-        }
-    }
+    let keys: Vec<String> = cells
+        .iter()
+        .map(|(_, c)| layout::cell_figures(*c))
+        .collect();
     let mut rows: BTreeMap<RowKey, Tally> = BTreeMap::new();
-    for ((bucket, tuple), value) in origin.into_iter().zip(cx.kv.get_many(&keys)?) {
-        if let Some(tally) = value.and_then(|v| Tally::decode(&v)) {
-            rows.entry((bucket, None, grouping.blank(&tuple)))
-                .or_default()
-                .merge(&tally);
+    let mut set_keys = Vec::new();
+    let mut set_rows = Vec::new();
+    for ((bucket, cell), value) in cells.iter().zip(cx.kv.get_many(&keys)?) {
+        let Some(bytes) = value else { continue };
+        for (name, tally) in decode_figures(&bytes, *cell)?.0 {
+            let tuple = Tuple::decode(&name).ok_or_else(|| unreadable(*cell))?;
+            set_keys.push(layout::cell_users_set(*cell, &tuple));
+            let row = (*bucket, None, grouping.blank(&tuple));
+            set_rows.push(row.clone());
+            rows.entry(row).or_default().merge(&tally);
         }
     }
-    let active_lists: Vec<List> = cells.iter().map(|(_, c)| List::active_users(*c)).collect();
-    if cells.len() == 1 && grouping.bits == 0 {
-        // One cell, one row: its user count is the list's length.
-        let users = lists::lengths(cx.kv, &active_lists)?[0];
-        let rows = rows
-            .into_iter()
-            .map(|(key, tally)| (key, tally, users))
-            .collect();
-        return Ok(finish(plans, grouping, rows, users));
+    let mut row_users: BTreeMap<RowKey, DistinctCount> = BTreeMap::new();
+    let mut everyone = DistinctCount::default();
+    for (row, value) in set_rows.into_iter().zip(cx.kv.get_many(&set_keys)?) {
+        let Some(set) = value.as_deref().and_then(UserSet::decode) else {
+            return Err(UsageError::Storage(format!(
+                "the distinct users of {:?} are missing or unreadable",
+                row.2.encode()
+            )));
+        };
+        everyone.add(&set);
+        row_users.entry(row).or_default().add(&set);
     }
-    let active = lists::read_all(cx.kv, &active_lists)?;
-    let mut row_users: BTreeMap<RowKey, HashSet<String>> = BTreeMap::new();
-    if grouping.bits == 0 {
-        for ((bucket, _), users) in cells.iter().zip(&active) {
-            let key = (*bucket, None, Tuple::default());
-            row_users
-                .entry(key)
-                .or_default()
-                .extend(users.iter().cloned());
-        }
-    } else {
-        let pairs: Vec<(usize, Cell, &String)> = cells
-            .iter()
-            .zip(&active)
-            .flat_map(|((bucket, cell), users)| users.iter().map(move |u| (*bucket, *cell, u)))
-            .collect();
-        let user_lists: Vec<List> = pairs
-            .iter()
-            .map(|(_, cell, user)| List::user_cell_tuples(&layout::unesc(user), *cell))
-            .collect();
-        for ((bucket, _, user), names) in pairs.iter().zip(lists::read_all(cx.kv, &user_lists)?) {
-            for tuple in names.iter().filter_map(|t| Tuple::decode(t)) {
-                let key = (*bucket, None, grouping.blank(&tuple));
-                row_users.entry(key).or_default().insert((*user).clone());
-            }
-        }
-    }
-    let everyone: HashSet<&String> = active.iter().flatten().collect();
     let rows = rows
         .into_iter()
         .map(|(key, tally)| {
-            let users = row_users.get(&key).map_or(0, |u| u.len() as u64);
+            let users = row_users.get(&key).map_or(0, DistinctCount::count);
             (key, tally, users)
         })
         .collect();
-    Ok(finish(plans, grouping, rows, everyone.len() as u64))
+    Ok(finish(plans, grouping, rows, everyone.count()))
 }
 
 /// Figures from users' own cells, for `(cell, user)` pairs.
@@ -265,41 +245,40 @@ fn per_user<K: Kv + ?Sized>(
 ) -> UsageResult<Summary> {
     let bucket_of: BTreeMap<Cell, usize> =
         cells_of(plans).into_iter().map(|(b, c)| (c, b)).collect();
-    let tuple_lists: Vec<List> = pairs
+    let keys: Vec<String> = pairs
         .iter()
-        .map(|(cell, user)| List::user_cell_tuples(user, *cell))
+        .map(|(cell, user)| layout::user_cell_figures(user, *cell))
         .collect();
-    let tuples = lists::read_all(cx.kv, &tuple_lists)?;
-    let mut keys = Vec::new();
-    let mut origin = Vec::new();
-    for ((cell, user), names) in pairs.iter().zip(tuples) {
-        for tuple in names.iter().filter_map(|t| Tuple::decode(t)) {
-            keys.push(layout::user_cell_figures(user, *cell, &tuple));
-            origin.push((bucket_of.get(cell).copied().unwrap_or(0), user, tuple));
-        }
-    }
     let mut rows: BTreeMap<RowKey, Tally> = BTreeMap::new();
     let mut users = HashSet::new();
-    for ((bucket, user, tuple), value) in origin.into_iter().zip(cx.kv.get_many(&keys)?) {
-        let Some(tally) = value.and_then(|v| Tally::decode(&v)) else {
-            continue;
-        };
-        users.insert(user.clone());
-        let who = grouping.by_user.then(|| user.clone());
-        rows.entry((bucket, who, grouping.blank(&tuple)))
-            .or_default()
-            .merge(&tally);
+    for ((cell, user), value) in pairs.iter().zip(cx.kv.get_many(&keys)?) {
+        let Some(bytes) = value else { continue };
+        let bucket = bucket_of.get(cell).copied().unwrap_or(0);
+        for (name, tally) in decode_figures(&bytes, *cell)?.0 {
+            let tuple = Tuple::decode(&name).ok_or_else(|| unreadable(*cell))?;
+            users.insert(user);
+            let who = grouping.by_user.then(|| user.clone());
+            rows.entry((bucket, who, grouping.blank(&tuple)))
+                .or_default()
+                .merge(&tally);
+        }
     }
     let total_distinct = users.len() as u64;
+    // A row of one user's facts has one distinct user; without grouping by
+    // user (`me`), every row is that same user.
     let rows = rows
         .into_iter()
-        .map(|(key, tally)| {
-            // A row of one user's facts has one distinct user; without grouping
-            // by user (`me`), every row is that same user.
-            (key, tally, 1)
-        })
+        .map(|(key, tally)| (key, tally, 1))
         .collect();
     Ok(finish(plans, grouping, rows, total_distinct))
+}
+
+fn decode_figures(bytes: &[u8], cell: Cell) -> UsageResult<TupleFigures> {
+    TupleFigures::decode(bytes).ok_or_else(|| unreadable(cell))
+}
+
+fn unreadable(cell: Cell) -> UsageError {
+    UsageError::Storage(format!("the rollup of cell {} is unreadable", cell.key()))
 }
 
 fn cells_of(plans: &[Plan]) -> Vec<(usize, Cell)> {
