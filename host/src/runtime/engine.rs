@@ -165,16 +165,22 @@ impl Shared {
     }
 
     /// One fresh instance for `city`, one call of `invoke`; returns the answer
-    /// and the call's uncommitted transaction.
+    /// and the call's uncommitted transaction (a read-only one for a call
+    /// that only reads).
     pub(super) fn run<R>(
         &self,
         backend: &Arc<dyn Backend>,
         city: &str,
         limits: &Limits,
+        read_only: bool,
         invoke: &impl Fn(&Usage, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> anyhow::Result<(R, CallTxn)> {
         let _slot = self.slots.acquire();
-        let txn = CallTxn::begin(backend.clone(), city)?;
+        let txn = if read_only {
+            CallTxn::begin_read(backend.clone(), city)?
+        } else {
+            CallTxn::begin(backend.clone(), city)?
+        };
         let (mut store, stderr) = self.new_store(txn, city, limits);
         let result = self
             .pre

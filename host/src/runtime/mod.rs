@@ -209,10 +209,15 @@ impl City<'_> {
         invoke: impl Fn(&Usage, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> anyhow::Result<R> {
         let inner = &self.runtime.inner;
+        let read_only = matches!(access, Access::Read);
         let attempt = || {
-            inner
-                .shared
-                .run(&inner.backend, &self.name, &inner.limits, &invoke)
+            inner.shared.run(
+                &inner.backend,
+                &self.name,
+                &inner.limits,
+                read_only,
+                &invoke,
+            )
         };
         commit_call(self.runtime, &self.name, access, export, commit_if, attempt)
     }

@@ -385,6 +385,26 @@ fn rejects_bad_city_names(f: &Fixture) {
 }
 
 #[test]
+fn a_read_only_call_reads_without_tracking_and_refuses_writes() -> TestResult {
+    let f = Fixture::new(Arc::new(MemoryBackend::new()));
+    put(&f, "c", &[("k", b"v")])?;
+    let mut txn = CallTxn::begin_read(f.backend.clone(), "c")?;
+    assert_eq!(
+        txn.get_many(&["k".to_owned(), "absent".to_owned()])?,
+        [Some(b"v".to_vec()), None]
+    );
+    assert!(txn.increment("n", 1).is_err());
+    txn.set("k".to_owned(), b"changed".to_vec());
+    assert!(!txn.has_writes());
+    assert!(
+        txn.commit().is_err(),
+        "a read-only call that wrote must not commit"
+    );
+    assert_eq!(read(&f, "c", "k")?, Some(b"v".to_vec()));
+    Ok(())
+}
+
+#[test]
 fn redb_persists_across_reopen() -> TestResult {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("usage.redb");

@@ -19,6 +19,9 @@ pub struct CallTxn {
     writes: WriteSet,
     /// The first failure the guest saw; a call that saw one never commits.
     failure: Option<StoreError>,
+    /// A call that only reads: nothing to validate at commit, so reads are
+    /// not recorded, and a write is refused.
+    read_only: bool,
 }
 
 impl CallTxn {
@@ -31,7 +34,16 @@ impl CallTxn {
             reads: ReadSet::default(),
             writes: WriteSet::new(),
             failure: None,
+            read_only: false,
         })
+    }
+
+    /// A transaction for a call that only reads (`events`, `summary`, `me`):
+    /// the same snapshot, without the read set a commit would check.
+    pub fn begin_read(backend: Arc<dyn Backend>, city: &str) -> Result<Self, StoreError> {
+        let mut txn = Self::begin(backend, city)?;
+        txn.read_only = true;
+        Ok(txn)
     }
 
     /// A transaction that sees nothing and commits nothing: what a kept
@@ -44,6 +56,7 @@ impl CallTxn {
             reads: ReadSet::default(),
             writes: WriteSet::new(),
             failure: None,
+            read_only: false,
         }
     }
 
@@ -66,6 +79,17 @@ impl CallTxn {
     /// [`CallTxn::get`] for many keys, fetching the ones not yet seen with one
     /// [`Snapshot::get_many`] (one round trip on a networked store).
     pub fn get_many(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        if self.read_only {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let result = self.snapshot.get_many(&keys).and_then(|values| {
+                if values.len() == keys.len() {
+                    Ok(values)
+                } else {
+                    Err(wrong_count(keys.len(), values.len()))
+                }
+            });
+            return self.track(result);
+        }
         let result = self.fetch_unseen(keys);
         self.track(result)?;
         keys.iter().map(|key| self.get(key)).collect()
@@ -76,15 +100,36 @@ impl CallTxn {
     }
 
     pub fn set(&mut self, key: String, value: Vec<u8>) {
+        if self.refuse_write() {
+            return;
+        }
         self.writes.insert(key, Write::Put(value));
     }
 
     pub fn delete(&mut self, key: String) {
+        if self.refuse_write() {
+            return;
+        }
         self.writes.insert(key, Write::Delete);
+    }
+
+    /// In a read-only call a write is a failure the call cannot commit past.
+    fn refuse_write(&mut self) -> bool {
+        if self.read_only && self.failure.is_none() {
+            self.failure = Some(StoreError::Backend(
+                "a read-only call tried to write".to_owned(),
+            ));
+        }
+        self.read_only
     }
 
     /// Adds `delta` to the decimal ASCII `u64` at `key` (missing = 0) and returns the sum.
     pub fn increment(&mut self, key: &str, delta: u64) -> Result<u64, StoreError> {
+        if self.refuse_write() {
+            return Err(StoreError::Backend(
+                "a read-only call tried to write".to_owned(),
+            ));
+        }
         let result = self.read(key).and_then(|current| {
             let current = match current {
                 None => 0,
@@ -168,6 +213,9 @@ impl CallTxn {
         if let Some(seen) = self.reads.values.get(key) {
             return Ok(seen.clone());
         }
+        if self.read_only {
+            return self.snapshot.get(key);
+        }
         let value = self.snapshot.get(key)?;
         self.reads.values.insert(key.to_owned(), value.clone());
         Ok(value)
@@ -187,11 +235,7 @@ impl CallTxn {
         }
         let values = self.snapshot.get_many(&unseen)?;
         if values.len() != unseen.len() {
-            return Err(StoreError::Backend(format!(
-                "asked for {} keys, got {} values",
-                unseen.len(),
-                values.len()
-            )));
+            return Err(wrong_count(unseen.len(), values.len()));
         }
         for (key, value) in unseen.into_iter().zip(values) {
             self.reads.values.insert(key.to_owned(), value);
@@ -238,4 +282,8 @@ fn parse_counter(key: &str, bytes: &[u8]) -> Result<u64, StoreError> {
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or_else(not_a_number)
+}
+
+fn wrong_count(asked: usize, got: usize) -> StoreError {
+    StoreError::Backend(format!("asked for {asked} keys, got {got} values"))
 }
