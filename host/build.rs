@@ -58,6 +58,12 @@ fn run() -> Result<(), String> {
         .arg(root.join("Cargo.toml"));
     scrub_env(&mut cmd);
     cmd.env("CARGO_TARGET_DIR", &target_dir);
+    // SIMD (a standard wasm 2.0 feature, on in wasmtime) for the merge of
+    // distinct-user sketches in summaries.
+    cmd.env(
+        "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS",
+        "-Ctarget-feature=+simd128",
+    );
 
     let output = cmd
         .output()

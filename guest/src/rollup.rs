@@ -6,7 +6,7 @@
 //! changed one once, so its writes grow with the distinct (cell, user) and
 //! (cell, tuple) pairs it holds, not with its facts.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::calendar::{Cell, HOUR_MS};
 use crate::distinct::{self, UserSet};
@@ -39,14 +39,14 @@ struct Slot<T> {
 /// Slots of one kind, found by key while the batch is planned.
 struct Table<T> {
     slots: Vec<Slot<T>>,
-    index: HashMap<String, usize>,
+    index: FxHashMap<String, usize>,
 }
 
 impl<T: Default> Table<T> {
     fn new() -> Self {
         Table {
             slots: Vec::new(),
-            index: HashMap::new(),
+            index: FxHashMap::default(),
         }
     }
 

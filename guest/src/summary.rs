@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::calendar::{self, Cell, HOUR_MS};
 use crate::context::Ctx;
-use crate::distinct::{DistinctCount, UserSet};
+use crate::distinct::DistinctCount;
 use crate::events;
 use crate::figures::{Tally, TupleFigures};
 use crate::kv::Kv;
@@ -217,14 +217,13 @@ fn by_tuple<K: Kv + ?Sized>(
     let mut row_users: BTreeMap<RowKey, DistinctCount> = BTreeMap::new();
     let mut everyone = DistinctCount::default();
     for (row, value) in set_rows.into_iter().zip(cx.kv.get_many(&set_keys)?) {
-        let Some(set) = value.as_deref().and_then(UserSet::decode) else {
-            return Err(UsageError::Storage(format!(
-                "the distinct users of {:?} are missing or unreadable",
-                row.2.encode()
-            )));
-        };
-        everyone.add(&set);
-        row_users.entry(row).or_default().add(&set);
+        let bytes = value.unwrap_or_default();
+        let users = row_users.entry(row).or_default();
+        if !(users.add_encoded(&bytes) && everyone.add_encoded(&bytes)) {
+            return Err(UsageError::Storage(
+                "the distinct users of a tuple are missing or unreadable".into(),
+            ));
+        }
     }
     let rows = rows
         .into_iter()
