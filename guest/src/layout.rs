@@ -1,12 +1,13 @@
 //! The storage layout: every key the component reads or writes is built here.
 //!
 //! `wasi:keyvalue` has point reads, `get-many` and `increment`, but no ordered
-//! scans, so every query walks lists whose length is kept in a counter and whose
-//! entries sit at numbered keys. Segments in `{}` are escaped (`%` → `%25`,
+//! scans, so every query walks append-only lists: a head value at `{list}/n`
+//! (length and newest entries) and chunks of 32 older entries at
+//! `{list}/c{i}` (`lists.rs`). Segments in `{}` are escaped (`%` → `%25`,
 //! `/` → `%2F`), so keys are injective. `{cell}` is a time cell (`h<hour>`,
 //! `d<day>`, `m<month>`, `a` for all time; see `calendar.rs`). `{tuple}` is
 //! `{service}/{model}/{outcome}` with model `""` when absent and outcome `s`
-//! (success) or `f:{kind}`. Counters and list lengths are decimal ASCII.
+//! (success) or `f:{kind}`. The `seq` counter is decimal ASCII (what `increment` keeps).
 //!
 //! | key                              | value                                   |
 //! |----------------------------------|-----------------------------------------|
@@ -16,12 +17,12 @@
 //! | `span`                           | `{first hour} {last hour}` of occurred-at |
 //! | `e/{position}`                   | the event (postcard, see `codec.rs`)    |
 //! | `id/{id}`                        | position of the fact with that idempotency id |
-//! | `u/{user}/n`, `u/{user}/{k}`     | the user's events: count, k-th position |
-//! | `f/n`, `f/{k}`                   | failed events: count, k-th position     |
+//! | `u/{user}/n`, `u/{user}/c{i}`    | list of the user's events' positions    |
+//! | `f/n`, `f/c{i}`                  | list of failed events' positions        |
 //! | `c/{cell}`                       | figures of every tuple in the cell      |
 //! | `s/{cell}/{tuple}`               | distinct users of the tuple in the cell (`distinct.rs`) |
 //! | `uc/{cell}/{user}`               | figures of every tuple of the user in the cell |
-//! | `cu/{cell}/n`, `cu/{cell}/{k}`   | users with facts in the cell: count, k-th user |
+//! | `cu/{cell}/n`, `cu/{cell}/c{i}`  | list of the users with facts in the cell |
 //!
 //! Figures values are [`crate::figures::TupleFigures`]: tuple → calls,
 //! successes, failures, duration and quantity sums, postcard-encoded. One value
@@ -85,7 +86,8 @@ pub fn idempotency(id: &str) -> String {
     format!("id/{}", esc(id))
 }
 
-/// A numbered list: a length counter and entries `1..=n`.
+/// An append-only list: a head (length and newest entries) and chunks of
+/// older entries; see `lists.rs`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct List(String);
 
@@ -110,8 +112,9 @@ impl List {
         format!("{}/n", self.0)
     }
 
-    pub fn entry(&self, k: u64) -> String {
-        format!("{}/{k}", self.0)
+    /// The `i`-th full chunk of entries (`lists.rs`).
+    pub fn chunk(&self, i: u64) -> String {
+        format!("{}/c{i}", self.0)
     }
 }
 
@@ -242,6 +245,10 @@ mod tests {
         assert_ne!(
             List::user_events("a/n").len_key(),
             List::user_events("a").len_key()
+        );
+        assert_ne!(
+            List::user_events("a/c0").len_key(),
+            List::user_events("a").chunk(0)
         );
     }
 }

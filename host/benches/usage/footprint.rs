@@ -1,11 +1,13 @@
 //! What the layout costs per fact, counted rather than timed: key reads and
-//! writes per fact in each commit, and keys stored per fact, for the native
-//! engine on the memory store (the same guest code the component runs).
+//! writes per fact in each commit (in all, and bytes and keys by kind), and
+//! keys stored per fact, for the native engine on the memory store (the same
+//! guest code the component runs).
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use usage_host::store::{Backend, MemoryBackend, ReadSet, Snapshot, StoreError, WriteSet};
+use usage_host::store::{Backend, MemoryBackend, ReadSet, Snapshot, StoreError, Write, WriteSet};
 
 use crate::Size;
 use crate::engines::{CITY, Engine, Native};
@@ -18,6 +20,7 @@ pub fn run(size: &Size, report: &mut Report) -> anyhow::Result<()> {
             inner: MemoryBackend::new(),
             reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+            kinds: Mutex::new(BTreeMap::new()),
         });
         let mut engine = Native {
             backend: counting.clone(),
@@ -42,6 +45,28 @@ pub fn run(size: &Size, report: &mut Report) -> anyhow::Result<()> {
                 stored / n as f64
             ),
         );
+        let kinds = counting
+            .kinds
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let bytes: u64 = kinds.values().map(|(_, b)| b).sum();
+        let by_kind: Vec<String> = kinds
+            .iter()
+            .map(|(kind, (keys, bytes))| {
+                format!(
+                    "{kind}: {:.2} keys, {:.0} B",
+                    *keys as f64 / n as f64,
+                    *bytes as f64 / n as f64
+                )
+            })
+            .collect();
+        report.add(
+            "Layout",
+            format!("bytes written per fact, {} facts", fmt(n as f64)),
+            bytes as f64 / n as f64,
+            "bytes/fact",
+            format!("by key kind: {}", by_kind.join("; ")),
+        );
     }
     Ok(())
 }
@@ -51,6 +76,8 @@ struct Counting {
     inner: MemoryBackend,
     reads: AtomicU64,
     writes: AtomicU64,
+    /// Key kind (the key up to its first `/`) → keys and bytes (key + value) written.
+    kinds: Mutex<BTreeMap<String, (u64, u64)>>,
 }
 
 impl Backend for Counting {
@@ -63,6 +90,18 @@ impl Backend for Counting {
             .fetch_add(reads.values.len() as u64, Ordering::Relaxed);
         self.writes
             .fetch_add(writes.len() as u64, Ordering::Relaxed);
+        if let Ok(mut kinds) = self.kinds.lock() {
+            for (key, write) in writes {
+                let kind = key.split('/').next().unwrap_or_default();
+                let value = match write {
+                    Write::Put(v) => v.len(),
+                    Write::Delete => 0,
+                };
+                let slot = kinds.entry(kind.to_owned()).or_default();
+                slot.0 += 1;
+                slot.1 += (key.len() + value) as u64;
+            }
+        }
         self.inner.commit(city, reads, writes)
     }
 

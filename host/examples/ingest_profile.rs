@@ -1,0 +1,98 @@
+//! Loads the benchmark's generated facts into a fresh store, natively (the
+//! guest's ingest over the host's per-call transaction, no wasm) or through
+//! the component, printing the rate of each tenth: a target for `perf record`.
+//!
+//! `cargo run --release -p usage-host --example ingest_profile -- [FACTS] [native|wasm] [redb|memory]`
+
+#[path = "../benches/usage/facts.rs"]
+#[allow(dead_code)]
+mod facts;
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::Instant;
+
+use usage_guest::Ctx;
+use usage_guest::kv::{Kv, KvError, KvResult};
+use usage_host::runtime::{Limits, Runtime};
+use usage_host::store::{Backend, CallTxn, MemoryBackend, RedbBackend};
+
+const CITY: &str = "profile";
+const BATCH: usize = 1000;
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let total: u64 = args.next().map_or(Ok(300_000), |a| a.parse())?;
+    let engine = args.next().unwrap_or_else(|| "native".into());
+    let store = args.next().unwrap_or_else(|| "redb".into());
+    let dir = tempfile::tempdir()?;
+    let backend: Arc<dyn Backend> = match store.as_str() {
+        "memory" => Arc::new(MemoryBackend::new()),
+        _ => Arc::new(RedbBackend::open(&dir.path().join("usage.redb"))?),
+    };
+    let runtime = (engine == "wasm")
+        .then(|| Runtime::new(backend.clone(), Limits::default()))
+        .transpose()?;
+    let mut generator = facts::Generator::new(7, total);
+    let tenth = (total / 10).max(BATCH as u64);
+    let mut done = 0u64;
+    let mut started = Instant::now();
+    while done < total {
+        let batch = generator.take(BATCH.min((total - done) as usize));
+        match &runtime {
+            Some(runtime) => {
+                let answers = runtime
+                    .city(CITY)?
+                    .record_batch(batch.iter().map(facts::Spec::to_host).collect())?;
+                anyhow::ensure!(answers.iter().all(Result::is_ok), "a fact was rejected");
+            }
+            None => native(&backend, &batch)?,
+        }
+        done += batch.len() as u64;
+        if done % tenth == 0 || done == total {
+            let secs = started.elapsed().as_secs_f64();
+            println!("{done:>9} stored: {:>8.0} events/s", tenth as f64 / secs);
+            started = Instant::now();
+        }
+    }
+    Ok(())
+}
+
+fn native(backend: &Arc<dyn Backend>, batch: &[facts::Spec]) -> anyhow::Result<()> {
+    let kv = TxnKv(RefCell::new(CallTxn::begin(backend.clone(), CITY)?));
+    let cx = Ctx {
+        kv: &kv,
+        city: CITY,
+        now: usage_host::timestamp::now(),
+    };
+    let answers =
+        usage_guest::ingest::record_batch(&cx, batch.iter().map(facts::Spec::to_guest).collect());
+    anyhow::ensure!(answers.iter().all(Result::is_ok), "a fact was rejected");
+    kv.0.into_inner().commit()?;
+    Ok(())
+}
+
+/// [`Kv`] over one call's transaction, as the wasm host's keyvalue does.
+struct TxnKv(RefCell<CallTxn>);
+
+fn kv_err(e: impl std::fmt::Display) -> KvError {
+    KvError(e.to_string())
+}
+
+impl Kv for TxnKv {
+    fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
+        self.0.borrow_mut().get_many(keys).map_err(kv_err)
+    }
+
+    fn set_many(&self, items: Vec<(String, Vec<u8>)>) -> KvResult<()> {
+        let mut txn = self.0.borrow_mut();
+        for (key, value) in items {
+            txn.set(key, value);
+        }
+        Ok(())
+    }
+
+    fn increment(&self, key: &str, delta: u64) -> KvResult<u64> {
+        self.0.borrow_mut().increment(key, delta).map_err(kv_err)
+    }
+}
