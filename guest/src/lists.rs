@@ -195,7 +195,7 @@ mod tests {
         let expected: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
         assert_eq!(all[0], expected);
         assert!(all[1].is_empty());
-        assert_eq!(lengths(&kv, &[list.clone()]).unwrap(), vec![n]);
+        assert_eq!(lengths(&kv, std::slice::from_ref(&list)).unwrap(), vec![n]);
         // A scattered read, past the end too.
         let reads: Vec<(List, u64)> = [n, 1, CHUNK, CHUNK + 1, n + 1, 0]
             .iter()
