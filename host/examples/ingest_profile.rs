@@ -49,7 +49,7 @@ fn main() -> anyhow::Result<()> {
             None => native(&backend, &batch)?,
         }
         done += batch.len() as u64;
-        if done % tenth == 0 || done == total {
+        if done.is_multiple_of(tenth) || done == total {
             let secs = started.elapsed().as_secs_f64();
             println!("{done:>9} stored: {:>8.0} events/s", tenth as f64 / secs);
             started = Instant::now();
