@@ -37,6 +37,7 @@ fn main() -> anyhow::Result<()> {
     let tenth = (total / 10).max(BATCH as u64);
     let mut done = 0u64;
     let mut started = Instant::now();
+    let mut written = disk_writes();
     while done < total {
         let batch = generator.take(BATCH.min((total - done) as usize));
         match &runtime {
@@ -51,11 +52,26 @@ fn main() -> anyhow::Result<()> {
         done += batch.len() as u64;
         if done.is_multiple_of(tenth) || done == total {
             let secs = started.elapsed().as_secs_f64();
-            println!("{done:>9} stored: {:>8.0} events/s", tenth as f64 / secs);
+            let now_written = disk_writes();
+            println!(
+                "{done:>9} stored: {:>8.0} events/s, {:>6.0} bytes written to disk per fact",
+                tenth as f64 / secs,
+                now_written.saturating_sub(written) as f64 / tenth as f64
+            );
             started = Instant::now();
+            written = now_written;
         }
     }
     Ok(())
+}
+
+/// Bytes this process has caused to be written to storage (`/proc/self/io`).
+fn disk_writes() -> u64 {
+    let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn native(backend: &Arc<dyn Backend>, batch: &[facts::Spec]) -> anyhow::Result<()> {
