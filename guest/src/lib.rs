@@ -16,6 +16,7 @@ pub mod kv;
 pub mod layout;
 pub mod lists;
 pub mod model;
+pub mod names;
 pub mod rollup;
 pub mod settings;
 pub mod summary;

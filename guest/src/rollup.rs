@@ -10,11 +10,12 @@ use rustc_hash::FxHashMap;
 
 use crate::calendar::{Cell, HOUR_MS};
 use crate::distinct::{self, UserSet};
-use crate::figures::{Tally, TupleFigures};
+use crate::figures::{Overflow, Packed, TupleFigures};
 use crate::kv::{Kv, KvError, KvResult};
 use crate::layout::{self, List, Tuple};
 use crate::lists::WriteSet;
 use crate::model::Event;
+use crate::names::Names;
 
 const CELLS: usize = 4;
 
@@ -98,6 +99,7 @@ pub struct Rollup {
     /// The cell key of each `users` slot, to name the cell's user list.
     user_cells: Vec<String>,
     sets: Table<UserSet>,
+    names: Names,
     span: Option<(u64, u64)>,
     stored_span: Option<(u64, u64)>,
     pending: Vec<Touches>,
@@ -116,7 +118,9 @@ impl Rollup {
         let mut user_cells = Vec::new();
         let mut sets = Table::new();
         let mut pending = Vec::new();
+        let mut names = std::collections::BTreeSet::new();
         for e in events {
+            names.extend(e.quantities.iter().map(|q| q.name.clone()));
             let tuple = Tuple::of_event(e).encode();
             let user = layout::esc(&e.user);
             let mut t = Touches {
@@ -136,14 +140,17 @@ impl Rollup {
                 }
                 t.sets[c] = sets.slot(layout::cell_users_set_of(&cell_key, &t.tuple));
             }
+            names.insert(t.tuple.clone());
             pending.push(t);
         }
+        let names: Vec<String> = names.into_iter().collect();
         let mut keys: Vec<String> = cells
             .keys()
             .chain(users.keys())
             .chain(sets.keys())
             .cloned()
             .collect();
+        keys.extend(Names::keys(&names));
         keys.push(layout::SPAN.to_owned());
         let mut values = kv.get_many(&keys)?;
         let span = values.pop().flatten().and_then(|v| parse_span(&v));
@@ -156,12 +163,14 @@ impl Rollup {
             values.by_ref().take(users.slots.len()),
             TupleFigures::decode,
         )?;
-        sets.fill(values, UserSet::decode)?;
+        sets.fill(values.by_ref().take(sets.slots.len()), UserSet::decode)?;
+        let names = Names::from_stored(kv, names, values)?;
         Ok(Rollup {
             cells,
             users,
             user_cells,
             sets,
+            names,
             span,
             stored_span: span,
             pending,
@@ -172,15 +181,23 @@ impl Rollup {
     /// Counts the `i`-th event given to [`Rollup::load`]. On overflow of any
     /// total it counts nothing and names the figure.
     pub fn add(&mut self, i: usize, e: &Event) -> Result<(), String> {
-        let tally = Tally::of_event(e);
         let t = &self.pending[i];
+        let quantities = e
+            .quantities
+            .iter()
+            .map(|q| (self.names.id(&q.name), q.value))
+            .collect();
+        let packed = Packed::of_event(e, quantities);
+        let tuple = self.names.id(&t.tuple);
         for c in 0..CELLS {
             for figures in [
                 &self.cells.slots[t.cells[c]].value,
                 &self.users.slots[t.users[c]].value,
             ] {
-                if let Some(current) = figures.0.get(&t.tuple) {
-                    current.check_add(&tally)?;
+                if let Some(current) = figures.0.get(&tuple) {
+                    current
+                        .check_add(&packed)
+                        .map_err(|o| self.overflow_message(o))?;
                 }
             }
         }
@@ -191,7 +208,7 @@ impl Rollup {
                 self.new_users.push((list, e.user.as_bytes().to_vec()));
             }
             for slot in [&mut self.cells.slots[t.cells[c]], user] {
-                count(&mut slot.value, &t.tuple, &tally);
+                count(&mut slot.value, tuple, &packed);
                 slot.dirty = true;
             }
             let set = &mut self.sets.slots[t.sets[c]];
@@ -206,8 +223,18 @@ impl Rollup {
         Ok(())
     }
 
-    /// Queues every changed value and new list entry.
+    fn overflow_message(&self, overflow: Overflow) -> String {
+        let name = match overflow {
+            Overflow::Calls => "calls",
+            Overflow::DurationMs => "duration-ms",
+            Overflow::Quantity(id) => self.names.name(id).unwrap_or("a quantity"),
+        };
+        format!("the stored total of {name} would overflow")
+    }
+
+    /// Queues every changed value, new list entry and new name.
     pub fn write(self, w: &mut WriteSet) {
+        self.names.write(w);
         self.cells.write(w, TupleFigures::encode);
         self.users.write(w, TupleFigures::encode);
         self.sets.write(w, UserSet::encode);
@@ -222,12 +249,12 @@ impl Rollup {
     }
 }
 
-/// Adds one event's tally to its tuple (checked for overflow beforehand).
-fn count(figures: &mut TupleFigures, tuple: &str, tally: &Tally) {
-    match figures.0.get_mut(tuple) {
-        Some(current) => current.merge(tally),
+/// Adds one event's figures to its tuple (checked for overflow beforehand).
+fn count(figures: &mut TupleFigures, tuple: u32, packed: &Packed) {
+    match figures.0.get_mut(&tuple) {
+        Some(current) => current.add(packed),
         None => {
-            figures.0.insert(tuple.to_owned(), tally.clone());
+            figures.0.insert(tuple, packed.clone());
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::model::{
     Bucket, Dimension, EventsQuery, MeQuery, Summary, SummaryQuery, SummaryRow, Timestamp,
     UsageError, UsageReport, UsageResult,
 };
+use crate::names;
 use crate::rollup::parse_span;
 use crate::validate;
 
@@ -201,18 +202,19 @@ fn by_tuple<K: Kv + ?Sized>(
         .iter()
         .map(|(_, c)| layout::cell_figures(*c))
         .collect();
+    let stored = cells
+        .iter()
+        .zip(cx.kv.get_many(&keys)?)
+        .filter_map(|((bucket, cell), value)| Some((*bucket, *cell, value?)))
+        .collect();
     let mut rows: BTreeMap<RowKey, Tally> = BTreeMap::new();
     let mut set_keys = Vec::new();
     let mut set_rows = Vec::new();
-    for ((bucket, cell), value) in cells.iter().zip(cx.kv.get_many(&keys)?) {
-        let Some(bytes) = value else { continue };
-        for (name, tally) in decode_figures(&bytes, *cell)?.0 {
-            let tuple = Tuple::decode(&name).ok_or_else(|| unreadable(*cell))?;
-            set_keys.push(layout::cell_users_set(*cell, &tuple));
-            let row = (*bucket, None, grouping.blank(&tuple));
-            set_rows.push(row.clone());
-            rows.entry(row).or_default().merge(&tally);
-        }
+    for (bucket, cell, tuple, tally) in unpack_all(cx, stored)? {
+        set_keys.push(layout::cell_users_set(cell, &tuple));
+        let row = (bucket, None, grouping.blank(&tuple));
+        set_rows.push(row.clone());
+        rows.entry(row).or_default().merge(&tally);
     }
     let mut row_users: BTreeMap<RowKey, DistinctCount> = BTreeMap::new();
     let mut everyone = DistinctCount::default();
@@ -248,19 +250,22 @@ fn per_user<K: Kv + ?Sized>(
         .iter()
         .map(|(cell, user)| layout::user_cell_figures(user, *cell))
         .collect();
+    let stored = pairs
+        .iter()
+        .zip(cx.kv.get_many(&keys)?)
+        .enumerate()
+        .filter_map(|(i, ((cell, _), value))| Some((i, *cell, value?)))
+        .collect();
     let mut rows: BTreeMap<RowKey, Tally> = BTreeMap::new();
     let mut users = HashSet::new();
-    for ((cell, user), value) in pairs.iter().zip(cx.kv.get_many(&keys)?) {
-        let Some(bytes) = value else { continue };
-        let bucket = bucket_of.get(cell).copied().unwrap_or(0);
-        for (name, tally) in decode_figures(&bytes, *cell)?.0 {
-            let tuple = Tuple::decode(&name).ok_or_else(|| unreadable(*cell))?;
-            users.insert(user);
-            let who = grouping.by_user.then(|| user.clone());
-            rows.entry((bucket, who, grouping.blank(&tuple)))
-                .or_default()
-                .merge(&tally);
-        }
+    for (i, cell, tuple, tally) in unpack_all(cx, stored)? {
+        let user = &pairs[i].1;
+        let bucket = bucket_of.get(&cell).copied().unwrap_or(0);
+        users.insert(user);
+        let who = grouping.by_user.then(|| user.clone());
+        rows.entry((bucket, who, grouping.blank(&tuple)))
+            .or_default()
+            .merge(&tally);
     }
     let total_distinct = users.len() as u64;
     // A row of one user's facts has one distinct user; without grouping by
@@ -272,8 +277,38 @@ fn per_user<K: Kv + ?Sized>(
     Ok(finish(plans, grouping, rows, total_distinct))
 }
 
-fn decode_figures(bytes: &[u8], cell: Cell) -> UsageResult<TupleFigures> {
-    TupleFigures::decode(bytes).ok_or_else(|| unreadable(cell))
+/// Decodes stored figures values (tagged with where they came from) and names
+/// their numbers with one more read, of the dictionary entries they use:
+/// `(tag, cell, tuple, figures)` for every tuple in them.
+fn unpack_all<K: Kv + ?Sized, T: Copy>(
+    cx: &Ctx<K>,
+    stored: Vec<(T, Cell, Vec<u8>)>,
+) -> UsageResult<Vec<(T, Cell, Tuple, Tally)>> {
+    let mut decoded = Vec::with_capacity(stored.len());
+    for (tag, cell, bytes) in stored {
+        let figures = TupleFigures::decode(&bytes).ok_or_else(|| unreadable(cell))?;
+        decoded.push((tag, cell, figures));
+    }
+    let ids = decoded.iter().flat_map(|(_, _, figures)| {
+        figures.0.iter().flat_map(|(tuple, packed)| {
+            std::iter::once(*tuple).chain(packed.quantities.iter().map(|(id, _)| *id))
+        })
+    });
+    let named = names::resolve(cx.kv, ids)?;
+    let mut out = Vec::new();
+    for (tag, cell, figures) in decoded {
+        for (tuple, packed) in figures.0 {
+            let tuple = named
+                .get(&tuple)
+                .and_then(|name| Tuple::decode(name))
+                .ok_or_else(|| unreadable(cell))?;
+            let tally = packed
+                .unpack(|id| named.get(&id).cloned())
+                .ok_or_else(|| unreadable(cell))?;
+            out.push((tag, cell, tuple, tally));
+        }
+    }
+    Ok(out)
 }
 
 fn unreadable(cell: Cell) -> UsageError {
