@@ -2,7 +2,8 @@
 //! guest's ingest over the host's per-call transaction, no wasm) or through
 //! the component, printing the rate of each tenth: a target for `perf record`.
 //!
-//! `cargo run --release -p usage-host --example ingest_profile -- [FACTS] [native|wasm] [redb|memory]`
+//! `cargo run --release -p usage-host --example ingest_profile -- [FACTS] [native|wasm] [redb|memory]`;
+//! `-- FACTS jsonl` prints the facts as JSON lines instead (for `usage import`).
 
 #[path = "../benches/usage/facts.rs"]
 #[allow(dead_code)]
@@ -25,6 +26,14 @@ fn main() -> anyhow::Result<()> {
     let total: u64 = args.next().map_or(Ok(300_000), |a| a.parse())?;
     let engine = args.next().unwrap_or_else(|| "native".into());
     let store = args.next().unwrap_or_else(|| "redb".into());
+    if engine == "jsonl" {
+        // The same facts as JSON lines, for `usage import`.
+        let mut generator = facts::Generator::new(7, total);
+        for _ in 0..total {
+            println!("{}", generator.take(1)[0].to_json_line());
+        }
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let backend: Arc<dyn Backend> = match store.as_str() {
         "memory" => Arc::new(MemoryBackend::new()),

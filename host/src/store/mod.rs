@@ -58,6 +58,9 @@ pub type WriteSet = BTreeMap<String, Write>;
 pub struct ReadSet {
     /// Each key read from committed state, with the value seen (`None`: absent).
     pub values: BTreeMap<String, Option<Vec<u8>>>,
+    /// The snapshot's [`Snapshot::version`]: lets a backend that knows nothing
+    /// was committed since skip re-reading `values`.
+    pub snapshot_version: Option<u64>,
     /// The namespace's committed key set, if the call listed keys.
     pub keys: Option<BTreeSet<String>>,
 }
@@ -77,6 +80,12 @@ pub trait Snapshot: Send {
     }
     /// Every committed key of the namespace, in byte order.
     fn keys(&self) -> Result<BTreeSet<String>, StoreError>;
+    /// A count of the backend's commits when the snapshot was taken, for a
+    /// backend that can tell from it that nothing changed since (see
+    /// [`ReadSet::snapshot_version`]); `None`: always validate.
+    fn version(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A key-value store holding one namespace per city.

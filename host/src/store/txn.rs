@@ -27,11 +27,15 @@ pub struct CallTxn {
 impl CallTxn {
     pub fn begin(backend: Arc<dyn Backend>, city: &str) -> Result<Self, StoreError> {
         let snapshot = backend.snapshot(city)?;
+        let reads = ReadSet {
+            snapshot_version: snapshot.version(),
+            ..ReadSet::default()
+        };
         Ok(Self {
             backend,
             city: city.to_owned(),
             snapshot,
-            reads: ReadSet::default(),
+            reads,
             writes: WriteSet::new(),
             failure: None,
             read_only: false,
