@@ -19,7 +19,7 @@
 //! | `id/{id}`                        | position of the fact with that idempotency id |
 //! | `u/{user}/n`, `u/{user}/c{i}`    | list of the user's events' positions    |
 //! | `f/n`, `f/c{i}`                  | list of failed events' positions        |
-//! | `c/{cell}`                       | figures of every tuple in the cell      |
+//! | `c/{cell}/{shard}`               | figures of the cell's tuples numbered `64 × shard ..` |
 //! | `s/{cell}/{tuple}`               | distinct users of the tuple in the cell (`distinct.rs`) |
 //! | `uc/{cell}/{user}`               | figures of every tuple of the user in the cell |
 //! | `cu/{cell}/n`, `cu/{cell}/c{i}`  | list of the users with facts in the cell |
@@ -28,10 +28,11 @@
 //!
 //! Figures values are [`crate::figures::TupleFigures`]: tuple number → calls,
 //! failures, duration and quantity sums by quantity-name number, postcard
-//! varints. One value per cell (and per user and cell) keeps the keys a batch
-//! writes to a few per distinct user, whatever the number of tuples, and lets
-//! a summary read one value per cell; numbers instead of names make these
-//! values, most of what ingest writes, about a third of the size.
+//! varints. One value per cell shard (and per user and cell) keeps the keys a
+//! batch writes to a few per distinct user, and lets a summary read a value
+//! per cell shard; numbers instead of names make these values, most of what
+//! ingest writes, about a third of the size. Shards of 64 tuple numbers keep a
+//! city with many models from rewriting all of them on every call.
 //!
 //! Per-cell keys put the cell first (`uc/{cell}/{user}`, not user first):
 //! stores keep keys in byte order, so a batch of facts from the same hours
@@ -187,8 +188,17 @@ pub fn name_number(name: &str) -> String {
     concat(&["nm/", &esc(name)])
 }
 
-pub fn cell_figures(cell: Cell) -> String {
-    cell_figures_of(&cell.key())
+/// Tuples per shard of a cell's figures: a cell's value stays small however
+/// many tuples the city has, and a batch rewrites only the shards it touches.
+pub const SHARD_TUPLES: u32 = 64;
+
+/// The shard of a cell's figures that holds a tuple (by its number, `names.rs`).
+pub fn shard_of(tuple_number: u32) -> u32 {
+    tuple_number / SHARD_TUPLES
+}
+
+pub fn cell_figures(cell: Cell, shard: u32) -> String {
+    cell_figures_of(&cell.key(), shard)
 }
 
 pub fn user_cell_figures(user: &str, cell: Cell) -> String {
@@ -203,8 +213,8 @@ pub fn cell_users_set(cell: Cell, tuple: &Tuple) -> String {
 // [`esc`]): ingest builds them for every cell of every fact, and formatting
 // each part again is much of its cost.
 
-pub fn cell_figures_of(cell_key: &str) -> String {
-    concat(&["c/", cell_key])
+pub fn cell_figures_of(cell_key: &str, shard: u32) -> String {
+    concat(&["c/", cell_key, "/", &shard.to_string()])
 }
 
 pub fn user_cell_figures_of(escaped_user: &str, cell_key: &str) -> String {

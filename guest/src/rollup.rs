@@ -108,21 +108,40 @@ pub struct Rollup {
 }
 
 impl Rollup {
-    /// Reads, in one `get-many`, every rollup value the events will touch.
+    /// Reads every rollup value the events will touch: the numbers of their
+    /// names first (a cell's figures are sharded by tuple number), then the
+    /// values, in one `get-many` each.
     pub fn load<'e, K: Kv + ?Sized>(
         kv: &K,
         events: impl IntoIterator<Item = &'e Event>,
     ) -> KvResult<Rollup> {
+        let events: Vec<(&Event, String)> = events
+            .into_iter()
+            .map(|e| (e, Tuple::of_event(e).encode()))
+            .collect();
+        let names: Vec<String> = events
+            .iter()
+            .flat_map(|(e, tuple)| {
+                let quantities = e.quantities.iter().map(|q| q.name.clone());
+                std::iter::once(tuple.clone()).chain(quantities)
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut keys = Names::keys(&names);
+        keys.push(layout::SPAN.to_owned());
+        let mut values = kv.get_many(&keys)?;
+        let span = values.pop().flatten().and_then(|v| parse_span(&v));
+        let names = Names::from_stored(kv, names, values.into_iter())?;
+
         let mut cells = Table::new();
         let mut users = Table::new();
         let mut user_cells = Vec::new();
         let mut sets = Table::new();
-        let mut pending = Vec::new();
-        let mut names = std::collections::BTreeSet::new();
-        for e in events {
-            names.extend(e.quantities.iter().map(|q| q.name.clone()));
-            let tuple = Tuple::of_event(e).encode();
+        let mut pending = Vec::with_capacity(events.len());
+        for (e, tuple) in events {
             let user = layout::esc(&e.user);
+            let shard = layout::shard_of(names.id(&tuple));
             let mut t = Touches {
                 cells: [0; CELLS],
                 users: [0; CELLS],
@@ -133,28 +152,22 @@ impl Rollup {
             };
             for (c, cell) in Cell::containing(e.occurred_at).iter().enumerate() {
                 let cell_key = cell.key();
-                t.cells[c] = cells.slot(layout::cell_figures_of(&cell_key));
+                t.cells[c] = cells.slot(layout::cell_figures_of(&cell_key, shard));
                 t.users[c] = users.slot(layout::user_cell_figures_of(&user, &cell_key));
                 if t.users[c] == user_cells.len() {
                     user_cells.push(cell_key.clone());
                 }
                 t.sets[c] = sets.slot(layout::cell_users_set_of(&cell_key, &t.tuple));
             }
-            names.insert(t.tuple.clone());
             pending.push(t);
         }
-        let names: Vec<String> = names.into_iter().collect();
-        let mut keys: Vec<String> = cells
+        let keys: Vec<String> = cells
             .keys()
             .chain(users.keys())
             .chain(sets.keys())
             .cloned()
             .collect();
-        keys.extend(Names::keys(&names));
-        keys.push(layout::SPAN.to_owned());
-        let mut values = kv.get_many(&keys)?;
-        let span = values.pop().flatten().and_then(|v| parse_span(&v));
-        let mut values = values.into_iter();
+        let mut values = kv.get_many(&keys)?.into_iter();
         cells.fill(
             values.by_ref().take(cells.slots.len()),
             TupleFigures::decode,
@@ -163,8 +176,7 @@ impl Rollup {
             values.by_ref().take(users.slots.len()),
             TupleFigures::decode,
         )?;
-        sets.fill(values.by_ref().take(sets.slots.len()), UserSet::decode)?;
-        let names = Names::from_stored(kv, names, values)?;
+        sets.fill(values, UserSet::decode)?;
         Ok(Rollup {
             cells,
             users,

@@ -769,4 +769,48 @@ mod tests {
         assert!(matches!(err, UsageError::Storage(m) if m.contains("import its facts again")));
         assert!(api.me("old", "ana", MeQuery::default()).is_err());
     }
+
+    #[test]
+    fn figures_of_many_tuples_spread_over_shards_add_up() {
+        let mut api = NativeApi::new();
+        // More tuple numbers than one shard holds, in batches and one by one.
+        let facts: Vec<Fact> = (0..600)
+            .map(|i| Fact {
+                model: Some(format!(
+                    "model-{}",
+                    i % (3 * crate::layout::SHARD_TUPLES as usize)
+                )),
+                quantities: vec![Quantity {
+                    name: format!("q{}", i % 7),
+                    value: i as u64,
+                }],
+                occurred_at: Some(T0 + (i as u64 % 50) * HOUR),
+                ..fact_of(&format!("u{}", i % 40), i)
+            })
+            .collect();
+        let (batched, single) = facts.split_at(500);
+        for chunk in batched.chunks(100) {
+            expect_all_recorded(&api.record_batch("wide", chunk.to_vec()));
+        }
+        for fact in single {
+            expect_all_recorded(&api.record_batch("wide", vec![fact.clone()]));
+        }
+        let events = all_events(&mut api, "wide", EventsQuery::default());
+        assert_eq!(events.len(), 600);
+        for group_by in [
+            vec![Dimension::Model],
+            vec![],
+            vec![Dimension::User, Dimension::Model],
+        ] {
+            for bucket in [Bucket::None, Bucket::Day] {
+                let q = SummaryQuery {
+                    from: Some(T0),
+                    to: Some(T0 + 60 * HOUR),
+                    group_by: group_by.clone(),
+                    bucket,
+                };
+                check_summary(&mut api, "wide", &events, q);
+            }
+        }
+    }
 }

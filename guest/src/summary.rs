@@ -197,10 +197,18 @@ fn by_tuple<K: Kv + ?Sized>(
     plans: &[Plan],
     grouping: &Grouping,
 ) -> UsageResult<Summary> {
-    let cells: Vec<(usize, Cell)> = cells_of(plans);
+    // Every shard a tuple number could be in: numbers go up to the
+    // dictionary's length.
+    let numbered = lists::lengths(cx.kv, &[List::names()])?[0];
+    let shards = layout::shard_of(u32::try_from(numbered).unwrap_or(u32::MAX)) + 1;
+    let cells: Vec<(usize, Cell)> = cells_of(plans)
+        .into_iter()
+        .flat_map(|cell| std::iter::repeat_n(cell, shards as usize))
+        .collect();
     let keys: Vec<String> = cells
         .iter()
-        .map(|(_, c)| layout::cell_figures(*c))
+        .enumerate()
+        .map(|(i, (_, c))| layout::cell_figures(*c, i as u32 % shards))
         .collect();
     let stored = cells
         .iter()
