@@ -8,15 +8,14 @@
 #[path = "../benches/usage/facts.rs"]
 #[allow(dead_code)]
 mod facts;
+#[path = "../benches/usage/native.rs"]
+mod native;
 
-use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Instant;
 
-use usage_guest::Ctx;
-use usage_guest::kv::{Kv, KvError, KvResult};
 use usage_host::runtime::{Limits, Runtime};
-use usage_host::store::{Backend, CallTxn, MemoryBackend, RedbBackend};
+use usage_host::store::{Backend, MemoryBackend, RedbBackend};
 
 const CITY: &str = "profile";
 const BATCH: usize = 1000;
@@ -56,7 +55,11 @@ fn main() -> anyhow::Result<()> {
                     .record_batch(batch.iter().map(facts::Spec::to_host).collect())?;
                 anyhow::ensure!(answers.iter().all(Result::is_ok), "a fact was rejected");
             }
-            None => native(&backend, &batch)?,
+            None => native::record_batch(
+                &backend,
+                CITY,
+                batch.iter().map(facts::Spec::to_guest).collect(),
+            )?,
         }
         done += batch.len() as u64;
         if done.is_multiple_of(tenth) || done == total {
@@ -81,43 +84,4 @@ fn disk_writes() -> u64 {
         .find_map(|l| l.strip_prefix("write_bytes: "))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn native(backend: &Arc<dyn Backend>, batch: &[facts::Spec]) -> anyhow::Result<()> {
-    let kv = TxnKv(RefCell::new(CallTxn::begin(backend.clone(), CITY)?));
-    let cx = Ctx {
-        kv: &kv,
-        city: CITY,
-        now: usage_host::timestamp::now(),
-    };
-    let answers =
-        usage_guest::ingest::record_batch(&cx, batch.iter().map(facts::Spec::to_guest).collect());
-    anyhow::ensure!(answers.iter().all(Result::is_ok), "a fact was rejected");
-    kv.0.into_inner().commit()?;
-    Ok(())
-}
-
-/// [`Kv`] over one call's transaction, as the wasm host's keyvalue does.
-struct TxnKv(RefCell<CallTxn>);
-
-fn kv_err(e: impl std::fmt::Display) -> KvError {
-    KvError(e.to_string())
-}
-
-impl Kv for TxnKv {
-    fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
-        self.0.borrow_mut().get_many(keys).map_err(kv_err)
-    }
-
-    fn set_many(&self, items: Vec<(String, Vec<u8>)>) -> KvResult<()> {
-        let mut txn = self.0.borrow_mut();
-        for (key, value) in items {
-            txn.set(key, value);
-        }
-        Ok(())
-    }
-
-    fn increment(&self, key: &str, delta: u64) -> KvResult<u64> {
-        self.0.borrow_mut().increment(key, delta).map_err(kv_err)
-    }
 }

@@ -3,16 +3,13 @@
 //! into the embedded store. Each takes a batch of facts and makes it durable
 //! as one commit.
 
-use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use usage_guest::Ctx;
 use usage_guest::codec::StoredEvent;
-use usage_guest::kv::{Kv, KvError, KvResult};
 use usage_host::runtime::Runtime;
-use usage_host::store::{Backend, CallTxn, ReadSet, Write, WriteSet};
+use usage_host::store::{Backend, ReadSet, Write, WriteSet};
 
 use crate::facts::Spec;
 use crate::sqlite::Sqlite;
@@ -52,43 +49,8 @@ pub struct Native {
 
 impl Engine for Native {
     fn ingest(&mut self, batch: &[Spec]) -> anyhow::Result<()> {
-        let txn = CallTxn::begin(self.backend.clone(), CITY)?;
-        let kv = TxnKv(RefCell::new(txn));
-        let cx = Ctx {
-            kv: &kv,
-            city: CITY,
-            now: usage_host::timestamp::now(),
-        };
         let facts = batch.iter().map(Spec::to_guest).collect();
-        let answers = usage_guest::ingest::record_batch(&cx, facts);
-        anyhow::ensure!(answers.iter().all(Result::is_ok), "a fact was rejected");
-        kv.0.into_inner().commit()?;
-        Ok(())
-    }
-}
-
-/// [`Kv`] over one call's transaction, as the wasm host's keyvalue does.
-struct TxnKv(RefCell<CallTxn>);
-
-fn kv_err(e: impl std::fmt::Display) -> KvError {
-    KvError(e.to_string())
-}
-
-impl Kv for TxnKv {
-    fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
-        self.0.borrow_mut().get_many(keys).map_err(kv_err)
-    }
-
-    fn set_many(&self, items: Vec<(String, Vec<u8>)>) -> KvResult<()> {
-        let mut txn = self.0.borrow_mut();
-        for (key, value) in items {
-            txn.set(key, value);
-        }
-        Ok(())
-    }
-
-    fn increment(&self, key: &str, delta: u64) -> KvResult<u64> {
-        self.0.borrow_mut().increment(key, delta).map_err(kv_err)
+        crate::native::record_batch(&self.backend, CITY, facts)
     }
 }
 

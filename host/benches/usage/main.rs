@@ -16,6 +16,7 @@ mod ingest;
 mod instances;
 mod measure;
 mod memory;
+mod native;
 mod reads;
 mod report;
 mod sqlite;
