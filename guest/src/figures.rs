@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Event, Figures, Quantity};
 
+/// Figures with their names: what a summary adds up per row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
     pub calls: u64,
@@ -18,42 +19,6 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn of_event(e: &Event) -> Tally {
-        let ok = e.outcome.is_success();
-        Tally {
-            calls: 1,
-            successes: u64::from(ok),
-            failures: u64::from(!ok),
-            duration_ms: e.duration_ms.unwrap_or(0),
-            quantities: e
-                .quantities
-                .iter()
-                .map(|q| (q.name.clone(), q.value))
-                .collect(),
-        }
-    }
-
-    /// Adds `other` in place; on overflow names the figure and changes nothing.
-    pub fn try_add(&mut self, other: &Tally) -> Result<(), String> {
-        self.check_add(other)?;
-        self.merge(other); // cannot saturate: checked above
-        Ok(())
-    }
-
-    /// Whether [`Tally::try_add`] of `other` would succeed, without changing
-    /// anything (and without allocating: it runs for every counter of every fact).
-    pub fn check_add(&self, other: &Tally) -> Result<(), String> {
-        add(self.calls, other.calls, "calls")?;
-        add(self.successes, other.successes, "successes")?;
-        add(self.failures, other.failures, "failures")?;
-        add(self.duration_ms, other.duration_ms, "duration-ms")?;
-        for (name, value) in &other.quantities {
-            let current = self.quantities.get(name).copied().unwrap_or(0);
-            add(current, *value, name)?;
-        }
-        Ok(())
-    }
-
     /// Adds for reporting, where a stored total cannot overflow twice over:
     /// saturates instead of failing.
     pub fn merge(&mut self, other: &Tally) {
@@ -186,11 +151,6 @@ impl TupleFigures {
     }
 }
 
-fn add(a: u64, b: u64, name: &str) -> Result<u64, String> {
-    a.checked_add(b)
-        .ok_or_else(|| format!("the stored total of {name} would overflow"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,21 +204,6 @@ mod tests {
         a.add(&fine);
         assert_eq!(a.quantities, vec![(1, 5), (2, u64::MAX - 1), (3, 1)]);
         assert_eq!(a.calls, 2);
-    }
-
-    #[test]
-    fn overflow_is_refused_and_leaves_the_tally_unchanged() {
-        let mut t = Tally::default();
-        t.quantities.insert("tokens".into(), u64::MAX - 1);
-        let before = t.clone();
-        let more = Tally {
-            calls: 1,
-            quantities: [("tokens".to_owned(), 2)].into(),
-            ..Tally::default()
-        };
-        let err = t.try_add(&more).unwrap_err();
-        assert!(err.contains("tokens"), "{err}");
-        assert_eq!(t, before);
     }
 
     #[test]
