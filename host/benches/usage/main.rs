@@ -69,7 +69,14 @@ impl Size {
                 instance_calls: 2_000,
                 import_facts: 1_000_000,
             },
-            other => anyhow::bail!("--size: expected smoke or full, got {other:?}"),
+            // Full plus a 10 M load (about half an hour on 2 cores; the
+            // native engine is not loaded past 1 M, to save a quarter of it).
+            "large" => Size {
+                name: "large",
+                loads: vec![10_000, 1_000_000, 10_000_000],
+                ..Size::parse("full")?
+            },
+            other => anyhow::bail!("--size: expected smoke, full or large, got {other:?}"),
         })
     }
 }
@@ -100,7 +107,7 @@ fn options() -> anyhow::Result<Options> {
             "--out" => out = PathBuf::from(value("--out")?),
             "--bench" => {}
             other => anyhow::bail!(
-                "unknown argument {other:?}; use --size smoke|full, --redis URL, --only ingest|footprint|reads|instances|memory, --out DIR"
+                "unknown argument {other:?}; use --size smoke|full|large, --redis URL, --only ingest|footprint|reads|instances|memory, --out DIR"
             ),
         }
     }
