@@ -4,11 +4,12 @@
 //!
 //! A query window is split into output buckets, each covered by the fewest
 //! hour/day/month cells (`calendar.rs`). Figures come from one value per cell
-//! (or per user and cell when grouping by user, and for `me`); distinct users
-//! from the (cell, tuple) user sets merged per row (`distinct.rs`: exact up to
-//! 256 users per set, an estimate beyond). So a summary reads a value per cell
-//! and a set per (cell, tuple), whatever the events and users stored; grouping
-//! by user reads a value per (cell, active user).
+//! shard of 64 tuples (or per user and cell when grouping by user, and for
+//! `me`); distinct users from the (cell, tuple) user sets merged per row
+//! (`distinct.rs`: exact up to 256 users per set, an estimate beyond). So a
+//! summary reads a value per cell shard and a set per (cell, tuple), whatever
+//! the events and users stored; grouping by user reads a value per (cell,
+//! active user).
 
 use std::collections::{BTreeMap, HashSet};
 
