@@ -82,14 +82,8 @@ pub fn entries<K: Kv + ?Sized>(kv: &K, reads: &[(List, u64)]) -> KvResult<Vec<Op
     let wanted: Vec<(&List, u64)> = wanted.into_iter().collect();
     let keys: Vec<String> = wanted.iter().map(|(l, c)| l.chunk(*c)).collect();
     let mut chunks: BTreeMap<(&List, u64), Vec<Vec<u8>>> = BTreeMap::new();
-    for ((list, c), value) in wanted.into_iter().zip(kv.get_many(&keys)?) {
-        let key = list.chunk(c);
-        let bytes = value.ok_or_else(|| KvError(format!("the list chunk {key} is missing")))?;
-        let chunk: Vec<Vec<u8>> = postcard::from_bytes(&bytes).map_err(|_| unreadable(&key))?;
-        if chunk.len() as u64 != CHUNK {
-            return Err(unreadable(&key));
-        }
-        chunks.insert((list, c), chunk);
+    for (((list, c), key), value) in wanted.into_iter().zip(&keys).zip(kv.get_many(&keys)?) {
+        chunks.insert((list, c), decode_chunk(key, value)?);
     }
     Ok(reads
         .iter()
@@ -107,24 +101,44 @@ pub fn entries<K: Kv + ?Sized>(kv: &K, reads: &[(List, u64)]) -> KvResult<Vec<Op
         .collect())
 }
 
-/// All entries of several lists (as text), in order.
+/// A full chunk as stored at `key`.
+fn decode_chunk(key: &str, value: Option<Vec<u8>>) -> KvResult<Vec<Vec<u8>>> {
+    let bytes = value.ok_or_else(|| KvError(format!("the list chunk {key} is missing")))?;
+    let chunk: Vec<Vec<u8>> = postcard::from_bytes(&bytes).map_err(|_| unreadable(key))?;
+    if chunk.len() as u64 != CHUNK {
+        return Err(unreadable(key));
+    }
+    Ok(chunk)
+}
+
+/// All entries of several lists (as text), in order. Two reads: the heads,
+/// then every full chunk.
 pub fn read_all<K: Kv + ?Sized>(kv: &K, lists: &[List]) -> KvResult<Vec<Vec<String>>> {
-    let lens = lengths(kv, lists)?;
-    let reads: Vec<(List, u64)> = lists
+    let heads = heads(kv, lists)?;
+    let keys: Vec<String> = lists
         .iter()
-        .zip(&lens)
-        .flat_map(|(list, n)| (1..=*n).map(move |k| (list.clone(), k)))
+        .zip(&heads)
+        .flat_map(|(list, head)| (0..head.full_chunks()).map(|c| list.chunk(c)))
         .collect();
-    let mut values = entries(kv, &reads)?.into_iter();
-    Ok(lens
-        .iter()
-        .map(|n| {
-            (0..*n)
-                .filter_map(|_| values.next().flatten())
+    let mut chunks = keys.iter().zip(kv.get_many(&keys)?);
+    let mut out = Vec::with_capacity(lists.len());
+    for head in heads {
+        let mut entries = Vec::new();
+        for _ in 0..head.full_chunks() {
+            let (key, value) = chunks
+                .next()
+                .ok_or_else(|| KvError("get-many answered too few values".into()))?;
+            entries.extend(decode_chunk(key, value)?);
+        }
+        entries.extend(head.tail);
+        out.push(
+            entries
+                .into_iter()
                 .filter_map(|bytes| String::from_utf8(bytes).ok())
-                .collect()
-        })
-        .collect())
+                .collect(),
+        );
+    }
+    Ok(out)
 }
 
 /// Writes gathered during one call and flushed with a single `set-many`.
